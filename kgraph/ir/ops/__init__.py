@@ -1,0 +1,14 @@
+"""The op vocabulary: ONNX operators at one pinned opset plus IR-only meta ops.
+
+Importing this package registers every op; only modules in this package register.
+"""
+
+from __future__ import annotations
+
+from kgraph.ir.ops import elementwise, linalg, meta, nn, reduce, shape_ops  # noqa: F401
+from kgraph.ir.ops.registry import OpDef, VjpContext, get_op, registered_ops
+
+OPSET = 18
+"""The ONNX opset whose operator semantics the IR vocabulary follows."""
+
+__all__ = ["OPSET", "OpDef", "VjpContext", "get_op", "registered_ops"]

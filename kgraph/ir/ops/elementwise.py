@@ -1,0 +1,170 @@
+"""Elementwise ops: unary math, broadcasting binary math, comparisons, logic, bits, Where, Cast."""
+
+from __future__ import annotations
+
+import math
+
+from kgraph.ir import build as B
+from kgraph.ir.dtypes import DType
+from kgraph.ir.errors import ShapeError
+from kgraph.ir.ops._rules import broadcast_shapes, same_dtype
+from kgraph.ir.ops.registry import VjpContext, register
+from kgraph.ir.spec import TensorSpec
+
+
+def _same(specs, attrs, consts):
+    return [specs[0]]
+
+
+def _float_same(specs, attrs, consts):
+    if not specs[0].dtype.is_float:
+        raise ShapeError(f"expects a float tensor, got {specs[0].dtype}")
+    return [specs[0]]
+
+
+def _broadcast(specs, attrs, consts):
+    return [TensorSpec(broadcast_shapes(*(s.shape for s in specs)), same_dtype(specs))]
+
+
+def _compare(specs, attrs, consts):
+    return [TensorSpec(broadcast_shapes(*(s.shape for s in specs)), DType.bool)]
+
+
+def _logical(specs, attrs, consts):
+    if any(s.dtype is not DType.bool for s in specs):
+        raise ShapeError("expects bool operands")
+    return [TensorSpec(broadcast_shapes(*(s.shape for s in specs)), DType.bool)]
+
+
+
+
+# -- unary, differentiable: each is its name plus its derivative ------------------------
+def _unary(name, derivative):
+    def vjp(ctx: VjpContext, g):
+        return [derivative(ctx.x, ctx.y, g)]
+
+    register(name, _float_same, vjp)
+
+
+def _sel(cond, g):
+    return B.mul(g, B.cast(cond, g.dtype))
+
+
+_unary("Neg", lambda x, y, g: -g)
+_unary("Abs", lambda x, y, g: B.mul(g, B.unary("Sign", x)))
+_unary("Exp", lambda x, y, g: B.mul(g, y))
+_unary("Log", lambda x, y, g: B.div(g, x))
+_unary("Sqrt", lambda x, y, g: B.div(B.mul(g, 0.5), y))
+_unary("Tanh", lambda x, y, g: B.mul(g, B.sub(1.0, B.mul(y, y))))
+_unary("Sigmoid", lambda x, y, g: B.mul(g, B.mul(y, B.sub(1.0, y))))
+_unary("Relu", lambda x, y, g: _sel(B.binary("Greater", x, 0.0), g))
+_unary("Reciprocal", lambda x, y, g: B.mul(-g, B.mul(y, y)))
+_unary("Sin", lambda x, y, g: B.mul(g, B.unary("Cos", x)))
+_unary("Cos", lambda x, y, g: -B.mul(g, B.unary("Sin", x)))
+_unary(
+    "Erf",
+    lambda x, y, g: B.mul(g, B.mul(2.0 / math.sqrt(math.pi), B.unary("Exp", -B.mul(x, x)))),
+)
+register("Identity", _same, lambda ctx, g: [g])
+
+# -- unary, piecewise constant: no gradient ---------------------------------------------
+for _name in ("Floor", "Ceil", "Round", "Sign"):
+    register(_name, _same)
+register("Not", lambda specs, attrs, consts: _logical(specs, attrs, consts))
+for _name in ("IsNaN", "IsInf"):
+    register(_name, lambda specs, attrs, consts: [TensorSpec(specs[0].shape, DType.bool)])
+
+
+# -- binary, broadcasting ----------------------------------------------------------------
+def _vjp_add(ctx, g):
+    return [g, g]
+
+
+def _vjp_sub(ctx, g):
+    return [g, -g if ctx.needs[1] else None]
+
+
+def _vjp_mul(ctx, g):
+    a, b = ctx.inputs
+    return [B.mul(g, b) if ctx.needs[0] else None, B.mul(g, a) if ctx.needs[1] else None]
+
+
+def _vjp_div(ctx, g):
+    a, b = ctx.inputs
+    ga = B.div(g, b) if ctx.needs[0] else None
+    gb = -B.div(B.mul(g, ctx.y), b) if ctx.needs[1] else None
+    return [ga, gb]
+
+
+def _vjp_pow(ctx, g):
+    a, b = ctx.inputs
+    ga = B.mul(g, B.mul(b, B.pow(a, B.sub(b, 1.0)))) if ctx.needs[0] else None
+    gb = B.mul(g, B.mul(ctx.y, B.unary("Log", a))) if ctx.needs[1] else None
+    return [ga, gb]
+
+
+def _vjp_extreme(pick):
+    def vjp(ctx, g):
+        a, b = ctx.inputs
+        take_a = B.binary(pick, a, b)
+        ga = _sel(take_a, g) if ctx.needs[0] else None
+        gb = _sel(B.unary("Not", take_a), g) if ctx.needs[1] else None
+        return [ga, gb]
+
+    return vjp
+
+
+def _numeric_broadcast(specs, attrs, consts):
+    if len(specs) != 2:
+        raise ShapeError(f"expects 2 inputs, got {len(specs)}")
+    return _broadcast(specs, attrs, consts)
+
+
+register("Add", _numeric_broadcast, _vjp_add)
+register("Sub", _numeric_broadcast, _vjp_sub)
+register("Mul", _numeric_broadcast, _vjp_mul)
+register("Div", _numeric_broadcast, _vjp_div)
+register("Pow", _numeric_broadcast, _vjp_pow)
+register("Max", _numeric_broadcast, _vjp_extreme("GreaterOrEqual"))
+register("Min", _numeric_broadcast, _vjp_extreme("LessOrEqual"))
+register("Mod", _numeric_broadcast)
+
+for _name in ("Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"):
+    register(_name, _compare)
+for _name in ("And", "Or", "Xor"):
+    register(_name, _logical)
+for _name in ("BitwiseAnd", "BitwiseOr", "BitwiseXor"):
+    register(_name, _numeric_broadcast)
+register("BitShift", _numeric_broadcast)
+
+
+# -- selection and conversion ------------------------------------------------------------
+def _where_infer(specs, attrs, consts):
+    cond, a, b = specs
+    if cond.dtype is not DType.bool:
+        raise ShapeError(f"condition must be bool, got {cond.dtype}")
+    dtype = same_dtype([a, b])
+    return [TensorSpec(broadcast_shapes(cond.shape, a.shape, b.shape), dtype)]
+
+
+def _where_vjp(ctx, g):
+    cond = ctx.inputs[0]
+    ga = B.where(cond, g, 0.0) if ctx.needs[1] else None
+    gb = B.where(cond, 0.0, g) if ctx.needs[2] else None
+    return [None, ga, gb]
+
+
+register("Where", _where_infer, _where_vjp)
+
+
+def _cast_infer(specs, attrs, consts):
+    return [TensorSpec(specs[0].shape, DType(attrs["to"]))]
+
+
+def _cast_vjp(ctx, g):
+    if ctx.x.dtype.is_float and ctx.y.dtype.is_float:
+        return [B.cast(g, ctx.x.dtype)]
+    return [None]
+
+
+register("Cast", _cast_infer, _cast_vjp)

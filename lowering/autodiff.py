@@ -1,0 +1,66 @@
+"""Reverse-mode autodiff over the IR: VJP rules applied in reverse topological order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from kgraph.ir import Graph, LoweringError, Tensor, provenance_scope
+from kgraph.ir import build as B
+from kgraph.ir.ops import VjpContext, get_op
+
+__all__ = ["gradients"]
+
+
+def gradients(
+    graph: Graph, y: Tensor, wrt: Sequence[Tensor], seed: Tensor | None = None
+) -> list[Tensor | None]:
+    """Cotangents of `wrt` for the scalar (or `seed`-weighted) output `y`.
+
+    Only nodes on a path from `wrt` to `y` are visited; fan-out contributions are summed;
+    broadcasting is undone here, once, not in each rule. An input that does not influence
+    `y` gets None, never a zero tensor.
+    """
+    sources = {t.node for t in wrt}
+    relevant = graph.ancestors([y]) & graph.descendants(sources)
+    contributions: dict[Tensor, list[Tensor]] = {}
+    with graph.as_default():
+        if seed is None:
+            seed = graph.constant(np.ones(y.shape, dtype=y.dtype.numpy))
+        contributions[y] = [seed]
+        order = [n for n in graph.topo_order() if n in relevant]
+        for nid in reversed(order):
+            node = graph.node(nid)
+            if nid in sources and not graph.inputs(nid):
+                continue
+            outs = graph.outputs(nid)
+            cots = [_total(contributions.get(t)) for t in outs]
+            if all(c is None for c in cots):
+                continue
+            rule = get_op(node.op).vjp
+            if rule is None:
+                continue
+            ins = graph.inputs(nid)
+            ctx = VjpContext(ins, outs, node.attrs, [t.node in relevant for t in ins])
+            if len(outs) > 1:
+                raise LoweringError(f"{node.op}: multi-output VJP rules are not supported yet")
+            with provenance_scope(f"grad/{node.provenance or node.op}"):
+                grads = rule(ctx, cots[0])
+                for t, g, need in zip(ins, grads, ctx.needs):
+                    if g is None or not need:
+                        continue
+                    if g.shape != t.shape:
+                        g = B.unbroadcast(g, t)
+                    contributions.setdefault(t, []).append(g)
+        return [_total(contributions.get(t)) for t in wrt]
+
+
+def _total(parts: list[Tensor] | None) -> Tensor | None:
+    if not parts:
+        return None
+    total = parts[0]
+    for p in parts[1:]:
+        total = B.add(total, p)
+    parts[:] = [total]
+    return total

@@ -1,0 +1,99 @@
+"""The lowering pipeline: select -> specialize -> autodiff -> updates -> clean-up -> emit."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import onnx
+
+from kgraph.ir import Graph, LoweringError, Tensor, Variable
+from lowering.autodiff import gradients
+from lowering.cleanup import eliminate_common_subexpressions, eliminate_dead_code
+from lowering.emit import emit
+from lowering.select import rebind, select
+from lowering.specialize import specialize
+from lowering.updates import collect_updates
+
+__all__ = ["Program", "lower"]
+
+MakeUpdates = Callable[[list[Variable], list[Tensor]], Sequence[tuple[Variable, Tensor]]]
+
+
+@dataclass(frozen=True)
+class Program:
+    """A pure step function as an ONNX model: batch and state in, results and new state out."""
+
+    name: str
+    model: onnx.ModelProto
+    feeds: tuple[str, ...]
+    fetches: tuple[str, ...]
+    state_in: tuple[tuple[str, Variable], ...]
+    state_out: tuple[tuple[str, Variable], ...]
+    graph: Graph
+
+
+def lower(
+    graph: Graph,
+    feeds: Sequence[tuple[str, Tensor]],
+    fetches: Sequence[tuple[str, Tensor]],
+    *,
+    training: bool,
+    name: str,
+    loss: Tensor | None = None,
+    params: Sequence[Variable] = (),
+    make_updates: MakeUpdates | None = None,
+    state_updates: Sequence[tuple[Variable, Tensor]] = (),
+    variables_as: str = "inputs",
+    metadata: dict[str, str] | None = None,
+) -> Program:
+    """Lowers the part of `graph` that computes `fetches` (and, when `make_updates` is given,
+    the gradient step on `loss` for `params`) to one ONNX program."""
+    roots = [t for _, t in fetches] + [t for _, t in state_updates]
+    if loss is not None:
+        roots.append(loss)
+    g = select(graph, roots, name)
+    specialize(g, training)
+    fetches = [(n, rebind(g, t)) for n, t in fetches]
+    feeds = [(n, rebind(g, t)) for n, t in feeds if t.node in g]
+    updates = [(v, rebind(g, t)) for v, t in state_updates]
+    if make_updates is not None:
+        if loss is None:
+            raise LoweringError("a training program needs a loss")
+        loss = rebind(g, loss)
+        with g.as_default():
+            reads = [g.read(p) for p in params]
+            grads = gradients(g, loss, reads)
+            missing = [p.name for p, gr in zip(params, grads) if gr is None]
+            if missing:
+                warnings.warn(
+                    f"Gradients do not exist for {', '.join(missing)}: these weights do not "
+                    "influence the loss and will not be updated.",
+                    stacklevel=3,
+                )
+            pairs = [(p, gr) for p, gr in zip(params, grads) if gr is not None]
+            updates += list(make_updates([p for p, _ in pairs], [gr for _, gr in pairs]))
+    updates = collect_updates(g, updates)
+    state_out = [(f"{v.op_name}__new".replace(":", "_"), t) for v, t in updates]
+    outputs = list(fetches) + state_out
+    replaced = eliminate_common_subexpressions(g)
+    outputs = [(n, _follow(replaced, t)) for n, t in outputs]
+    eliminate_dead_code(g, [t for _, t in outputs])
+    result = emit(g, feeds, outputs, variables_as=variables_as, name=name, metadata=metadata)
+    onnx.checker.check_model(result.model)
+    return Program(
+        name=name,
+        model=result.model,
+        feeds=tuple(n for n, t in feeds if t.node in g),
+        fetches=tuple(n for n, _ in fetches),
+        state_in=tuple(result.state_inputs),
+        state_out=tuple((n, v) for (n, _), (v, _) in zip(state_out, updates)),
+        graph=g,
+    )
+
+
+def _follow(replaced: dict[Tensor, Tensor], t: Tensor) -> Tensor:
+    while t in replaced:
+        t = replaced[t]
+    return t

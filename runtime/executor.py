@@ -1,0 +1,106 @@
+"""Executors: one cached InferenceSession per program, run over bound device state."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import onnxruntime as ort
+
+from runtime.state import StateBuffer
+
+__all__ = ["Executor", "resolve_providers", "clear_cache"]
+
+_SESSIONS: dict[tuple[str, tuple[str, ...]], ort.InferenceSession] = {}
+
+
+def clear_cache() -> None:
+    _SESSIONS.clear()
+
+
+def resolve_providers(device: str = "cpu") -> list[str]:
+    """ONNX Runtime providers for `device` ('cpu' or 'cuda'); falls back to CPU with a warning."""
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"Unknown device {device!r}; valid choices: cpu, cuda")
+    if device == "cuda":
+        if "CUDAExecutionProvider" in ort.get_available_providers():
+            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        warnings.warn(
+            "CUDA was requested but this onnxruntime has no CUDAExecutionProvider "
+            "(install onnxruntime-gpu); running on the CPU.",
+            stacklevel=3,
+        )
+    return ["CPUExecutionProvider"]
+
+
+def _session(model_bytes: bytes, providers: Sequence[str]) -> ort.InferenceSession:
+    key = (hashlib.sha1(model_bytes).hexdigest(), tuple(providers))
+    sess = _SESSIONS.get(key)
+    if sess is None:
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        sess = ort.InferenceSession(model_bytes, opts, providers=list(providers))
+        _SESSIONS[key] = sess
+    return sess
+
+
+class Executor:
+    """Runs one program: `run(feeds, state_in, state_out)` -> fetched arrays.
+
+    State inputs and outputs are StateBuffers; each output is written into its buffer's
+    spare side and the buffer flips after the run. Bindings are built once per arrangement
+    of buffer sides and reused, so a step binds only the batch.
+    """
+
+    def __init__(
+        self,
+        model_bytes: bytes,
+        feeds: Sequence[str],
+        fetches: Sequence[str],
+        state_in: Sequence[str],
+        state_out: Sequence[str],
+        device: str = "cpu",
+    ) -> None:
+        self.providers = resolve_providers(device)
+        self.device = "cuda" if self.providers[0] == "CUDAExecutionProvider" else "cpu"
+        self.session = _session(model_bytes, self.providers)
+        self.feeds = tuple(feeds)
+        self.fetches = tuple(fetches)
+        self.state_in = tuple(state_in)
+        self.state_out = tuple(state_out)
+        self._bindings: dict[tuple, ort.IOBinding] = {}
+
+    def _binding(self, ins: Sequence[StateBuffer], outs: Sequence[StateBuffer]) -> ort.IOBinding:
+        key = tuple(id(b.current) for b in ins) + tuple(id(b.spare) for b in outs)
+        io = self._bindings.get(key)
+        if io is None:
+            if len(self._bindings) > 8:
+                self._bindings.clear()
+            io = self.session.io_binding()
+            for name, buf in zip(self.state_in, ins):
+                io.bind_ortvalue_input(name, buf.current)
+            # Fetches first: get_outputs() lists outputs in binding order.
+            for name in self.fetches:
+                io.bind_output(name, "cpu")
+            for name, buf in zip(self.state_out, outs):
+                io.bind_ortvalue_output(name, buf.spare)
+            self._bindings[key] = io
+        return io
+
+    def run(
+        self,
+        feeds: Sequence[np.ndarray],
+        ins: Sequence[StateBuffer] = (),
+        outs: Sequence[StateBuffer] = (),
+    ) -> list[np.ndarray]:
+        io = self._binding(ins, outs)
+        for name, value in zip(self.feeds, feeds):
+            io.bind_cpu_input(name, value)
+        self.session.run_with_iobinding(io)
+        results = io.get_outputs()
+        fetched = [results[i].numpy() for i in range(len(self.fetches))]
+        for buf in outs:
+            buf.flip()
+        return fetched
