@@ -37,9 +37,12 @@ class Node:
     provenance: str | None = None
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class Tensor:
-    """A symbolic tensor: output `index` of node `node` in `graph`."""
+    """A symbolic tensor: output `index` of node `node` in `graph`.
+
+    Not frozen: the Keras front end records layer-call history on the tensors it returns.
+    """
 
     graph: Graph
     node: int

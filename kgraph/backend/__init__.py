@@ -1,0 +1,38 @@
+"""`import kgraph.backend as K`: Keras 2's backend functions, building IR ops."""
+
+from __future__ import annotations
+
+from kgraph._config import (
+    epsilon,
+    floatx,
+    image_data_format,
+    set_epsilon,
+    set_floatx,
+    set_image_data_format,
+)
+from kgraph.backend._nn import *  # noqa: F403
+from kgraph.backend._nn import __all__ as _nn_all
+from kgraph.backend._ops import *  # noqa: F403
+from kgraph.backend._ops import __all__ as _ops_all
+from kgraph.backend._session import *  # noqa: F403
+from kgraph.backend._session import __all__ as _session_all
+
+
+def cast_to_floatx(x):
+    import numpy as np
+
+    return np.asarray(x, dtype=floatx())
+
+
+__all__ = [
+    *_session_all,
+    *_ops_all,
+    *_nn_all,
+    "epsilon",
+    "floatx",
+    "image_data_format",
+    "set_epsilon",
+    "set_floatx",
+    "set_image_data_format",
+    "cast_to_floatx",
+]

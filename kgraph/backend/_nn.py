@@ -1,0 +1,224 @@
+"""Neural-network functions: activations, cross-entropies, dropout, the training switch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from kgraph._config import epsilon, floatx
+from kgraph.backend._ops import _t, cast, clip, concatenate, log, sum
+from kgraph.backend._session import learning_phase, rng_step
+from kgraph.ir import DType, Tensor, Variable, get_default_graph
+from kgraph.ir import build as B
+
+__all__ = [
+    "relu", "elu", "selu", "softmax", "softplus", "softsign", "sigmoid", "hard_sigmoid",
+    "tanh", "categorical_crossentropy", "sparse_categorical_crossentropy",
+    "binary_crossentropy", "dropout", "in_train_phase", "in_test_phase", "gradients",
+    "random_mask_uniform", "reference_mask_uniform",
+]  # fmt: skip
+
+
+def relu(x: Any, alpha: float = 0.0, max_value: float | None = None) -> Tensor:
+    x = _t(x)
+    out = B.unary("Relu", x)
+    if alpha != 0.0:
+        out = B.sub(out, B.mul(alpha, B.unary("Relu", -x)))
+    if max_value is not None:
+        out = B.binary("Min", out, max_value)
+    return out
+
+
+def elu(x: Any, alpha: float = 1.0) -> Tensor:
+    x = _t(x)
+    negative = B.sub(B.unary("Exp", B.binary("Min", x, 0.0)), 1.0)
+    return B.add(B.unary("Relu", x), B.mul(alpha, negative))
+
+
+def selu(x: Any) -> Tensor:
+    alpha, scale = 1.6732632423543772, 1.0507009873554805
+    return B.mul(scale, elu(x, alpha))
+
+
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    x = _t(x)
+    return B.apply1("Softmax", x, axis=axis % x.ndim)
+
+
+def softplus(x: Any) -> Tensor:
+    # log(1 + e^x) = relu(x) + log(1 + e^-|x|): no overflow for large |x|.
+    x = _t(x)
+    tail = B.unary("Log", B.add(1.0, B.unary("Exp", -B.unary("Abs", x))))
+    return B.add(B.unary("Relu", x), tail)
+
+
+def softsign(x: Any) -> Tensor:
+    x = _t(x)
+    return B.div(x, B.add(1.0, B.unary("Abs", x)))
+
+
+def sigmoid(x: Any) -> Tensor:
+    return B.unary("Sigmoid", _t(x))
+
+
+def hard_sigmoid(x: Any) -> Tensor:
+    return clip(B.add(B.mul(_t(x), 0.2), 0.5), 0.0, 1.0)
+
+
+def tanh(x: Any) -> Tensor:
+    return B.unary("Tanh", _t(x))
+
+
+def categorical_crossentropy(output: Any, target: Any, from_logits: bool = False) -> Tensor:
+    """Keras 2.0.5's form: rows renormalized, clipped to [eps, 1-eps], then -sum(t log p)."""
+    output, target = _t(output), _t(target)
+    if from_logits:
+        return -sum(B.mul(target, B.apply1("LogSoftmax", output, axis=output.ndim - 1)), -1)
+    output = B.div(output, sum(output, -1, keepdims=True))
+    output = clip(output, epsilon(), 1.0 - epsilon())
+    return -sum(B.mul(target, log(output)), -1)
+
+
+def sparse_categorical_crossentropy(output: Any, target: Any, from_logits: bool = False) -> Tensor:
+    """Integer targets of shape (..., 1) or (...); returns one value per sample."""
+    output, target = _t(output), _t(target)
+    logits = output if from_logits else log(clip(output, epsilon(), 1.0 - epsilon()))
+    classes = output.shape[-1]
+    labels = cast(target, "int64")
+    if labels.ndim == output.ndim:
+        labels = B.apply1("Squeeze", labels, axes=(labels.ndim - 1,))
+    picked = B.cast(
+        B.binary("Equal", B.apply1("Unsqueeze", labels, axes=(labels.ndim,)),
+                 get_default_graph().constant(np.arange(classes, dtype=np.int64))),
+        output.dtype,
+    )
+    return -sum(B.mul(picked, B.apply1("LogSoftmax", logits, axis=output.ndim - 1)), -1)
+
+
+def binary_crossentropy(output: Any, target: Any, from_logits: bool = False) -> Tensor:
+    """Elementwise; probabilities are clipped and turned into logits, as Keras 2.0.5."""
+    output, target = _t(output), _t(target)
+    if not from_logits:
+        output = clip(output, epsilon(), 1.0 - epsilon())
+        output = log(B.div(output, B.sub(1.0, output)))
+    # sigmoid cross-entropy with logits z: max(z, 0) - z t + log(1 + e^-|z|)
+    z = output
+    return B.add(
+        B.sub(B.unary("Relu", z), B.mul(z, target)),
+        B.unary("Log", B.add(1.0, B.unary("Exp", -B.unary("Abs", z)))),
+    )
+
+
+# -- random masks from a counter-based hash ------------------------------------------------
+_G = 0x9E3779B97F4A7C15
+_M1 = 0xBF58476D1CE4E5B9
+_M2 = 0x94D049BB133111EB
+
+
+def _mix_ir(z: Tensor) -> Tensor:
+    g = z.graph
+
+    def u(v: int) -> Tensor:
+        return g.constant(np.uint64(v))
+
+    def shr(x: Tensor, k: int) -> Tensor:
+        return B.apply1("BitShift", x, u(k), direction="RIGHT")
+
+    z = B.mul(B.binary("BitwiseXor", z, shr(z, 30)), u(_M1))
+    z = B.mul(B.binary("BitwiseXor", z, shr(z, 27)), u(_M2))
+    return B.binary("BitwiseXor", z, shr(z, 31))
+
+
+def _mix_np(z: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(_M1)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(_M2)
+        return z ^ (z >> np.uint64(31))
+
+
+def random_mask_uniform(shape: Tensor, seed: int, step: Any = None) -> Tensor:
+    """Uniform [0, 1) float values of runtime shape `shape` (an int64 vector tensor).
+
+    Each value is a hash of (seed, step, element index): reproducible, different at every
+    train step, and identical to `reference_mask_uniform` bit for bit.
+    """
+    g = shape.graph
+    step = _t(rng_step() if step is None else step)
+    u64 = DType.uint64
+    key = B.add(B.mul(g.constant(np.uint64(seed % 2**64)), g.constant(np.uint64(_G))), B.cast(step, u64))
+    key = _mix_ir(key)
+    total = B.apply1("ReduceProd", shape, axes=None, keepdims=0)
+    index = B.apply1("Range", g.constant(np.int64(0)), total, g.constant(np.int64(1)))
+    index = B.reshape(B.cast(index, u64), shape)
+    bits = _mix_ir(B.add(B.mul(index, g.constant(np.uint64(_G))), key))
+    top = B.apply1("BitShift", bits, g.constant(np.uint64(40)), direction="RIGHT")
+    return B.mul(B.cast(top, floatx()), 2.0**-24)
+
+
+def reference_mask_uniform(shape: Sequence[int], seed: int, step: int) -> np.ndarray:
+    """The numpy twin of `random_mask_uniform`."""
+    with np.errstate(over="ignore"):
+        key = _mix_np(np.uint64(seed % 2**64) * np.uint64(_G) + np.uint64(step))
+        index = np.arange(int(np.prod(shape)), dtype=np.uint64).reshape(shape)
+        bits = _mix_np(index * np.uint64(_G) + key)
+    return (bits >> np.uint64(40)).astype(np.float32) * np.float32(2.0**-24)
+
+
+def _noise_shape(x: Tensor, noise_shape: Sequence[int | None] | None) -> Tensor:
+    if noise_shape is None:
+        return B.apply1("Shape", x) if None in x.shape else B.shape_of(x)
+    if None not in noise_shape:
+        return x.graph.constant(np.asarray(noise_shape, np.int64))
+    full = B.apply1("Shape", x)
+    parts = []
+    for i, d in enumerate(noise_shape):
+        if d is None:
+            parts.append(B.getitem(full, slice(i, i + 1)))
+        else:
+            parts.append(x.graph.constant(np.asarray([d], np.int64)))
+    return concatenate(parts, axis=0)
+
+
+def dropout(x: Any, level: float, noise_shape: Sequence[int | None] | None = None, seed: int | None = None) -> Tensor:
+    """Inverted dropout: zeros a fraction `level` of the values and scales the rest by
+    1/(1-level). The mask hashes (seed, train step, index), so it is reproducible."""
+    x = _t(x)
+    if not 0.0 <= level < 1.0:
+        raise ValueError(f"Dropout level must be in [0, 1), got {level}")
+    if seed is None:
+        seed = int(np.random.randint(10_000_000))
+    uniform = random_mask_uniform(_noise_shape(x, noise_shape), seed)
+    keep = B.cast(B.binary("GreaterOrEqual", uniform, level), x.dtype)
+    return B.mul(x, B.mul(keep, 1.0 / (1.0 - level)))
+
+
+def in_train_phase(x: Any, alt: Any, training: Any = None) -> Any:
+    """`x` in training programs, `alt` in inference programs."""
+    if training is None:
+        training = learning_phase()
+    if isinstance(training, (int, bool)) and not isinstance(training, Tensor):
+        chosen = x if training else alt
+        return chosen() if callable(chosen) else chosen
+    x = x() if callable(x) else x
+    alt = alt() if callable(alt) else alt
+    if isinstance(training, Tensor) and training.op == "LearningPhase":
+        return B.apply1("InTrainPhase", x, alt)
+    return B.where(_t(training), x, alt)
+
+
+def in_test_phase(x: Any, alt: Any, training: Any = None) -> Any:
+    return in_train_phase(alt, x, training=training)
+
+
+def gradients(loss: Any, variables: Sequence[Any]) -> list[Tensor | None]:
+    """Symbolic gradients of a scalar loss with respect to variables or tensors."""
+    from lowering import gradients as _gradients
+
+    loss = _t(loss)
+    g = loss.graph
+    wrt = [g.read(v) if isinstance(v, Variable) else v for v in variables]
+    return _gradients(g, loss, wrt)
+
+

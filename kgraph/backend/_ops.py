@@ -1,0 +1,343 @@
+"""Tensor math in Keras 2's backend vocabulary, built as IR ops."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from kgraph._config import floatx
+from kgraph.ir import DType, Tensor, Variable, as_dtype, get_default_graph
+from kgraph.ir import build as B
+
+__all__ = [
+    "cast", "identity", "zeros", "ones", "eye", "zeros_like", "ones_like", "shape",
+    "dot", "batch_dot", "transpose", "gather", "sum", "mean", "max", "min", "prod", "var",
+    "std", "any", "all", "argmax", "argmin", "logsumexp", "square", "abs", "sqrt", "exp",
+    "log", "round", "sign", "pow", "clip", "equal", "not_equal", "greater", "greater_equal",
+    "less", "less_equal", "maximum", "minimum", "sin", "cos", "concatenate", "reshape",
+    "permute_dimensions", "expand_dims", "squeeze", "flatten", "batch_flatten", "stack",
+    "one_hot", "switch", "l2_normalize", "tile", "repeat",
+]  # fmt: skip
+
+
+def _t(x: Any, like: DType | None = None) -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, Variable):
+        return get_default_graph().read(x)
+    return B.as_tensor(x, get_default_graph(), like)
+
+
+def _axes(x: Tensor, axis: int | Sequence[int] | None) -> tuple[int, ...] | None:
+    if axis is None:
+        return None
+    axes = [axis] if isinstance(axis, (int, np.integer)) else list(axis)
+    return tuple(int(a) % builtins.max(x.ndim, 1) for a in axes)
+
+
+def cast(x: Any, dtype: Any) -> Tensor:
+    return B.cast(_t(x), as_dtype(dtype))
+
+
+def _floatish(x: Tensor) -> Tensor:
+    return cast(x, floatx()) if x.dtype is DType.bool else x
+
+
+def identity(x: Any) -> Tensor:
+    return B.unary("Identity", _t(x))
+
+
+def zeros(shape: Sequence[int], dtype: Any = None, name: str | None = None) -> Variable:
+    return Variable(np.zeros(shape, as_dtype(dtype or floatx()).numpy), name=name)
+
+
+def ones(shape: Sequence[int], dtype: Any = None, name: str | None = None) -> Variable:
+    return Variable(np.ones(shape, as_dtype(dtype or floatx()).numpy), name=name)
+
+
+def eye(size: int, dtype: Any = None, name: str | None = None) -> Variable:
+    return Variable(np.eye(size, dtype=as_dtype(dtype or floatx()).numpy), name=name)
+
+
+def zeros_like(x: Any, dtype: Any = None, name: str | None = None) -> Tensor:
+    x = _t(x)
+    value = np.zeros((), as_dtype(dtype or x.dtype).numpy)
+    return B.apply1("ConstantOfShape", B.shape_of(x), value=value)
+
+
+def ones_like(x: Any, dtype: Any = None, name: str | None = None) -> Tensor:
+    x = _t(x)
+    value = np.ones((), as_dtype(dtype or x.dtype).numpy)
+    return B.apply1("ConstantOfShape", B.shape_of(x), value=value)
+
+
+def shape(x: Any) -> Tensor:
+    """The symbolic (runtime) shape as an int64 vector."""
+    return B.apply1("Shape", _t(x))
+
+
+def dot(x: Any, y: Any) -> Tensor:
+    """Keras's dot: contracts the last axis of x with the second-to-last of y (or the only
+    axis of a vector y)."""
+    x, y = _t(x), _t(y)
+    if y.ndim > 2:
+        # (..., k) . (a, k, b) -> (..., a, b): move y's contracted axis first and flatten.
+        perm = [y.ndim - 2] + [i for i in range(y.ndim) if i != y.ndim - 2]
+        y2 = B.reshape(B.transpose(y, perm), [y.shape[-2], -1])
+        out = B.matmul(x if x.ndim >= 2 else B.reshape(x, [1, -1]), y2)
+        tail = [d for i, d in enumerate(y.shape) if i != y.ndim - 2]
+        return B.reshape(out, [0] * (x.ndim - 1) + [(-1 if d is None else d) for d in tail])
+    return B.matmul(x, y)
+
+
+def batch_dot(x: Any, y: Any, axes: Any = None) -> Tensor:
+    """Per-sample dot products; a 2-D result is returned as (batch, 1), as Keras."""
+    x, y = _t(x), _t(y)
+    if axes is None:
+        axes = (x.ndim - 1, y.ndim - 2 if y.ndim > 2 else y.ndim - 1)
+    if isinstance(axes, int):
+        axes = (axes, axes)
+    ax, ay = int(axes[0]) % x.ndim, int(axes[1]) % y.ndim
+    if x.ndim == 2 and y.ndim == 2:
+        return sum(B.mul(x, y), axis=1, keepdims=True)
+    # Move x's contracted axis last and y's second-to-last, then one batched MatMul.
+    x = B.transpose(x, [i for i in range(x.ndim) if i != ax] + [ax])
+    rest = [i for i in range(y.ndim) if i != ay]
+    y = B.transpose(y, rest[:-1] + [ay] + rest[-1:])
+    return B.matmul(x, y)
+
+
+def transpose(x: Any) -> Tensor:
+    x = _t(x)
+    return B.transpose(x, list(reversed(range(x.ndim))))
+
+
+def gather(reference: Any, indices: Any) -> Tensor:
+    ind = _t(indices)
+    if ind.dtype not in (DType.int32, DType.int64):
+        ind = cast(ind, "int64")
+    return B.apply1("Gather", _t(reference), ind, axis=0)
+
+
+def _reduce(op: str, x: Any, axis: Any, keepdims: bool) -> Tensor:
+    x = _t(x)
+    return B.apply1(op, x, axes=_axes(x, axis), keepdims=int(keepdims))
+
+
+def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return _reduce("ReduceSum", _floatish(_t(x)), axis, keepdims)
+
+
+def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return _reduce("ReduceMean", _floatish(_t(x)), axis, keepdims)
+
+
+def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return _reduce("ReduceMax", x, axis, keepdims)
+
+
+def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return _reduce("ReduceMin", x, axis, keepdims)
+
+
+def prod(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return _reduce("ReduceProd", x, axis, keepdims)
+
+
+def var(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Biased variance, as Keras."""
+    x = _floatish(_t(x))
+    centered = B.sub(x, mean(x, axis, keepdims=True))
+    return mean(B.mul(centered, centered), axis, keepdims)
+
+
+def std(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return sqrt(var(x, axis, keepdims))
+
+
+def any(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return greater(max(cast(_t(x), floatx()), axis, keepdims), 0.0)
+
+
+def all(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return greater(min(cast(_t(x), floatx()), axis, keepdims), 0.0)
+
+
+def argmax(x: Any, axis: int = -1) -> Tensor:
+    x = _t(x)
+    return B.apply1("ArgMax", x, axis=axis % x.ndim, keepdims=0)
+
+
+def argmin(x: Any, axis: int = -1) -> Tensor:
+    x = _t(x)
+    return B.apply1("ArgMin", x, axis=axis % x.ndim, keepdims=0)
+
+
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    x = _t(x)
+    top = max(x, axis, keepdims=True)
+    out = B.add(log(sum(exp(B.sub(x, top)), axis, keepdims=True)), top)
+    return out if keepdims else B.apply1("Squeeze", out, axes=_axes(x, axis) or tuple(range(x.ndim)))
+
+
+def square(x: Any) -> Tensor:
+    x = _t(x)
+    return B.mul(x, x)
+
+
+def abs(x: Any) -> Tensor:  # noqa: A001
+    return B.unary("Abs", _t(x))
+
+
+def sqrt(x: Any) -> Tensor:
+    """Square root with negative inputs clipped to 0 first, as Keras."""
+    x = _t(x)
+    return B.unary("Sqrt", B.binary("Max", x, 0.0))
+
+
+def exp(x: Any) -> Tensor:
+    return B.unary("Exp", _t(x))
+
+
+def log(x: Any) -> Tensor:
+    return B.unary("Log", _t(x))
+
+
+def round(x: Any) -> Tensor:  # noqa: A001
+    return B.unary("Round", _t(x))
+
+
+def sign(x: Any) -> Tensor:
+    return B.unary("Sign", _t(x))
+
+
+def pow(x: Any, a: Any) -> Tensor:  # noqa: A001
+    x = _t(x)
+    return B.pow(x, a)
+
+
+def clip(x: Any, min_value: Any, max_value: Any) -> Tensor:
+    x = _t(x)
+    if max_value is None:
+        max_value = np.inf
+    if min_value is None:
+        min_value = -np.inf
+    if not isinstance(min_value, (Tensor, Variable)) and not isinstance(max_value, (Tensor, Variable)):
+        if max_value < min_value:
+            max_value = min_value
+    return B.binary("Min", B.binary("Max", x, min_value), max_value)
+
+
+def _cmp(op: str):
+    def fn(x: Any, y: Any) -> Tensor:
+        x = _t(x) if isinstance(x, (Tensor, Variable)) else x
+        return B.binary(op, x, y)
+
+    fn.__name__ = op
+    return fn
+
+
+equal = _cmp("Equal")
+greater = _cmp("Greater")
+greater_equal = _cmp("GreaterOrEqual")
+less = _cmp("Less")
+less_equal = _cmp("LessOrEqual")
+
+
+def not_equal(x: Any, y: Any) -> Tensor:
+    return B.unary("Not", equal(x, y))
+
+
+def maximum(x: Any, y: Any) -> Tensor:
+    return B.binary("Max", x, y)
+
+
+def minimum(x: Any, y: Any) -> Tensor:
+    return B.binary("Min", x, y)
+
+
+def sin(x: Any) -> Tensor:
+    return B.unary("Sin", _t(x))
+
+
+def cos(x: Any) -> Tensor:
+    return B.unary("Cos", _t(x))
+
+
+def concatenate(tensors: Sequence[Any], axis: int = -1) -> Tensor:
+    ts = [_t(t) for t in tensors]
+    return B.apply1("Concat", *ts, axis=axis % ts[0].ndim)
+
+
+def reshape(x: Any, shape: Any) -> Tensor:
+    x = _t(x)
+    if isinstance(shape, Tensor):
+        return B.reshape(x, shape)
+    return B.reshape(x, [(-1 if d is None else int(d)) for d in shape])
+
+
+def permute_dimensions(x: Any, pattern: Sequence[int]) -> Tensor:
+    return B.transpose(_t(x), pattern)
+
+
+def expand_dims(x: Any, axis: int = -1) -> Tensor:
+    x = _t(x)
+    return B.apply1("Unsqueeze", x, axes=(axis % (x.ndim + 1),))
+
+
+def squeeze(x: Any, axis: int) -> Tensor:
+    x = _t(x)
+    return B.apply1("Squeeze", x, axes=(axis % x.ndim,))
+
+
+def flatten(x: Any) -> Tensor:
+    return B.reshape(_t(x), [-1])
+
+
+def batch_flatten(x: Any) -> Tensor:
+    return B.apply1("Flatten", _t(x), axis=1)
+
+
+def stack(x: Sequence[Any], axis: int = 0) -> Tensor:
+    ts = [_t(t) for t in x]
+    return concatenate([expand_dims(t, axis) for t in ts], axis=axis)
+
+
+def one_hot(indices: Any, num_classes: int) -> Tensor:
+    ind = cast(_t(indices), "int64")
+    classes = get_default_graph().constant(np.arange(num_classes, dtype=np.int64))
+    return cast(B.binary("Equal", expand_dims(ind, -1), classes), floatx())
+
+
+def switch(condition: Any, then_expression: Any, else_expression: Any) -> Tensor:
+    cond = _t(condition)
+    if cond.dtype is not DType.bool:
+        cond = B.binary("Greater", cond, 0)
+    then_t = then_expression() if callable(then_expression) else then_expression
+    else_t = else_expression() if callable(else_expression) else else_expression
+    return B.where(cond, then_t, else_t)
+
+
+def l2_normalize(x: Any, axis: int) -> Tensor:
+    x = _t(x)
+    norm = B.unary("Sqrt", B.binary("Max", sum(square(x), axis, keepdims=True), 1e-12))
+    return B.div(x, norm)
+
+
+def tile(x: Any, n: Any) -> Tensor:
+    x = _t(x)
+    reps = [n] if isinstance(n, int) else list(n)
+    out = x
+    for axis, k in enumerate(reps):
+        if k != 1:
+            out = concatenate([out] * int(k), axis=axis)
+    return out
+
+
+def repeat(x: Any, n: int) -> Tensor:
+    """(batch, dim) -> (batch, n, dim)."""
+    x = expand_dims(_t(x), 1)
+    return concatenate([x] * n, axis=1)

@@ -1,0 +1,79 @@
+"""Compiled programs: lowering once, then executing steps over device-resident state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from kgraph.ir import Tensor, Variable, get_default_graph
+from lowering import Program, lower
+from runtime import Executor, StateBuffer
+
+__all__ = ["CompiledFunction", "buffer_for", "evaluate_tensors"]
+
+_DEVICE = ["cpu"]
+
+
+def set_device(device: str) -> None:
+    """Where new programs run: 'cpu' or 'cuda' (needs onnxruntime-gpu; falls back with a warning)."""
+    _DEVICE[0] = device
+
+
+def buffer_for(var: Variable) -> StateBuffer:
+    """The variable's runtime buffer, created from its host value on first use."""
+    buf = var.device_buffer
+    if buf is None:
+        buf = StateBuffer(var.value, "cpu")
+        var.attach(buf)
+    return buf  # type: ignore[return-value]
+
+
+class CompiledFunction:
+    """A lowered program bound to the variables it reads and updates.
+
+    Call it with the batch arrays in `feed_names` order (unused feeds are skipped); it
+    returns the fetched arrays. Updated variables change in place on the device.
+    """
+
+    def __init__(self, program: Program, feed_names: Sequence[str]) -> None:
+        self.program = program
+        self._pick = [list(feed_names).index(n) for n in program.feeds]
+        self._dtypes = [
+            np.dtype(_feed_dtype(program, n)) for n in program.feeds
+        ]
+        self.executor = Executor(
+            program.model.SerializeToString(),
+            program.feeds,
+            program.fetches,
+            [n for n, _ in program.state_in],
+            [n for n, _ in program.state_out],
+            _DEVICE[0],
+        )
+        self._ins = [buffer_for(v) for _, v in program.state_in]
+        self._outs = [buffer_for(v) for _, v in program.state_out]
+
+    def __call__(self, feeds: Sequence[np.ndarray]) -> list[np.ndarray]:
+        batch = []
+        for i, dtype in zip(self._pick, self._dtypes):
+            a = feeds[i]
+            if a.dtype != dtype or not a.flags.c_contiguous:
+                a = np.ascontiguousarray(a, dtype=dtype)
+            batch.append(a)
+        return self.executor.run(batch, self._ins, self._outs)
+
+
+def _feed_dtype(program: Program, name: str) -> str:
+    from onnx import helper
+
+    for vi in program.model.graph.input:
+        if vi.name == name:
+            return helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type).name
+    raise KeyError(name)
+
+
+def evaluate_tensors(tensors: Sequence[Tensor]) -> list[np.ndarray]:
+    """Values of tensors that depend only on variables and constants (`K.eval`)."""
+    graph = tensors[0].graph if tensors else get_default_graph()
+    program = lower(graph, [], [(f"out{i}", t) for i, t in enumerate(tensors)], training=False, name="eval")
+    return CompiledFunction(program, [])([])

@@ -1,0 +1,194 @@
+"""The fit, test and predict loops over numpy arrays (Keras 2.0.5's `_fit_loop` semantics)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from kgraph import callbacks as cbks
+from kgraph.engine.data import batch_ranges, slice_arrays
+from kgraph.utils.generic_utils import Progbar
+
+__all__ = ["fit", "test_loop", "predict_loop", "standardize_weights"]
+
+
+def standardize_weights(targets, sample_weight, class_weight, names, modes) -> list[np.ndarray]:
+    """Per-sample weights for each output: `sample_weight` wins over `class_weight`."""
+    if isinstance(sample_weight, dict):
+        sample_weight = [sample_weight.get(n) for n in names]
+    elif sample_weight is not None and not isinstance(sample_weight, (list, tuple)):
+        sample_weight = [sample_weight] * len(targets)
+    if isinstance(class_weight, dict) and class_weight and set(class_weight) <= set(names):
+        class_weight = [class_weight.get(n) for n in names]
+    elif not isinstance(class_weight, (list, tuple)):
+        class_weight = [class_weight] * len(targets)
+    out = []
+    for i, y in enumerate(targets):
+        sw = sample_weight[i] if sample_weight is not None else None
+        cw = class_weight[i]
+        temporal = modes[i] == "temporal"
+        if sw is not None:
+            sw = np.asarray(sw, dtype=np.float32)
+            want = 2 if temporal else 1
+            if sw.ndim != want:
+                raise ValueError(
+                    f"Found a sample_weight array with shape {sw.shape} for output {names[i]}; "
+                    f"expected {want} dimension(s)" + (" (sample_weight_mode='temporal')" if temporal else "")
+                )
+            if sw.shape[0] != y.shape[0]:
+                raise ValueError(
+                    f"Found a sample_weight array with shape {sw.shape} for an input with shape "
+                    f"{y.shape}. sample_weight cannot be broadcast."
+                )
+            out.append(sw)
+        elif cw:
+            if y.ndim > 2:
+                raise ValueError("class_weight not supported for 3+ dimensional targets.")
+            classes = y.argmax(axis=1) if y.shape[1] > 1 else y[:, 0].astype(np.int64)
+            missing = sorted({int(c) for c in np.unique(classes)} - set(cw))
+            if missing:
+                raise KeyError(
+                    f"class_weight has no entry for class {missing[0]} (classes present: "
+                    f"{sorted(int(c) for c in np.unique(classes))}; class_weight keys: {sorted(cw)})"
+                )
+            out.append(np.asarray([cw[int(c)] for c in classes], dtype=np.float32))
+        else:
+            shape = y.shape[:2] if temporal else y.shape[:1]
+            out.append(np.ones(shape, dtype=np.float32))
+    return out
+
+
+def _ensure_float32(arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+    return [a.astype(np.float32) if a.dtype == np.float64 else a for a in arrays]
+
+
+def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
+        shuffle, class_weight, sample_weight, initial_epoch):  # fmt: skip
+    x, y, w = model._standardize_user_data(x, y, sample_weight=sample_weight, class_weight=class_weight)
+    val_ins = None
+    if validation_data is not None:
+        if len(validation_data) == 2:
+            vx, vy = validation_data
+            vw = None
+        elif len(validation_data) == 3:
+            vx, vy, vw = validation_data
+        else:
+            raise ValueError(
+                "When passing validation_data, it must contain 2 (x_val, y_val) or 3 (x_val, "
+                f"y_val, val_sample_weights) items, however it contains {len(validation_data)} items"
+            )
+        vx, vy, vw = model._standardize_user_data(vx, vy, sample_weight=vw)
+        val_ins = vx + vy + vw
+    elif validation_split and 0.0 < validation_split < 1.0:
+        split_at = int(len(x[0]) * (1.0 - validation_split))
+        x, vx = slice_arrays(x, slice(0, split_at)), slice_arrays(x, slice(split_at, None))
+        y, vy = slice_arrays(y, slice(0, split_at)), slice_arrays(y, slice(split_at, None))
+        w, vw = slice_arrays(w, slice(0, split_at)), slice_arrays(w, slice(split_at, None))
+        val_ins = vx + vy + vw
+    ins = _ensure_float32(x + y + w)
+    if val_ins is not None:
+        val_ins = _ensure_float32(val_ins)
+    train_fn = model._make_train_function()
+    val_fn = model._make_test_function() if val_ins is not None else None
+    names = list(model.metrics_names)
+    out_labels = _deduped(names)
+    callback_metrics = out_labels + (["val_" + n for n in out_labels] if val_ins is not None else [])
+    model.history = cbks.History()
+    callback_list = [cbks.BaseLogger()] + list(callbacks or []) + [model.history]
+    if verbose:
+        callback_list.append(cbks.ProgbarLogger())
+    callbacks = cbks.CallbackList(callback_list)
+    callback_model = getattr(model, "_callback_model", model)
+    callbacks.set_model(callback_model)
+    n = ins[0].shape[0]
+    callbacks.set_params({
+        "batch_size": batch_size, "epochs": epochs, "samples": n, "verbose": verbose,
+        "do_validation": val_ins is not None, "metrics": callback_metrics,
+    })  # fmt: skip
+    callbacks.on_train_begin()
+    callback_model.stop_training = False
+    for cbk in callbacks:
+        cbk.validation_data = val_ins
+    if verbose and val_ins is not None:
+        print(f"Train on {n} samples, validate on {val_ins[0].shape[0]} samples")
+    index_array = np.arange(n)
+    for epoch in range(initial_epoch, epochs):
+        callbacks.on_epoch_begin(epoch)
+        if shuffle == "batch":
+            index_array = _batch_shuffle(index_array, batch_size)
+        elif shuffle:
+            np.random.shuffle(index_array)
+        epoch_logs: dict[str, Any] = {}
+        ranges = batch_ranges(n, batch_size)
+        for batch_index, (start, end) in enumerate(ranges):
+            batch_ids = index_array[start:end]
+            batch = [a[batch_ids] for a in ins]
+            batch_logs = {"batch": batch_index, "size": len(batch_ids)}
+            callbacks.on_batch_begin(batch_index, batch_logs)
+            outs = train_fn(batch)
+            for label, value in zip(out_labels, outs):
+                batch_logs[label] = float(value)
+            callbacks.on_batch_end(batch_index, batch_logs)
+            if callback_model.stop_training:
+                break
+            if batch_index == len(ranges) - 1 and val_fn is not None:
+                val_outs = test_loop(val_fn, val_ins, batch_size, verbose=0)
+                for label, value in zip(out_labels, val_outs):
+                    epoch_logs["val_" + label] = value
+        callbacks.on_epoch_end(epoch, epoch_logs)
+        if callback_model.stop_training:
+            break
+    callbacks.on_train_end()
+    return model.history
+
+
+def _deduped(names: list[str]) -> list[str]:
+    out = []
+    for i, name in enumerate(names):
+        if names.count(name) > 1:
+            name = f"{name}_{names[: i + 1].count(name)}"
+        out.append(name)
+    return out
+
+
+def _batch_shuffle(index_array: np.ndarray, batch_size: int) -> np.ndarray:
+    """Shuffles whole batches, keeping the trailing partial batch last (for HDF5 data)."""
+    n_full = len(index_array) // batch_size
+    head = index_array[: n_full * batch_size].reshape(n_full, batch_size)
+    np.random.shuffle(head)
+    return np.append(head.flatten(), index_array[n_full * batch_size :])
+
+
+def test_loop(fn, ins: Sequence[np.ndarray], batch_size: int, verbose: int = 0) -> list[float]:
+    """Averages each fetched scalar over batches, weighted by batch size."""
+    n = ins[0].shape[0]
+    progbar = Progbar(target=n) if verbose == 1 else None
+    totals = None
+    for start, end in batch_ranges(n, batch_size):
+        outs = fn([a[start:end] for a in ins])
+        size = end - start
+        values = [float(o) * size for o in outs]
+        totals = values if totals is None else [t + v for t, v in zip(totals, values)]
+        if progbar is not None:
+            progbar.update(end)
+    return [t / n for t in totals] if totals else []
+
+
+def predict_loop(fn, ins: Sequence[np.ndarray], batch_size: int, verbose: int = 0) -> list[np.ndarray]:
+    """Runs the predict program batch by batch into preallocated outputs."""
+    n = ins[0].shape[0]
+    if n <= batch_size:
+        return [np.asarray(o) for o in fn(list(ins))]
+    progbar = Progbar(target=n) if verbose == 1 else None
+    results: list[np.ndarray] | None = None
+    for start, end in batch_ranges(n, batch_size):
+        outs = fn([a[start:end] for a in ins])
+        if results is None:
+            results = [np.empty((n,) + o.shape[1:], dtype=o.dtype) for o in outs]
+        for r, o in zip(results, outs):
+            r[start:end] = o
+        if progbar is not None:
+            progbar.update(end)
+    return results or []

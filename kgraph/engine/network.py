@@ -1,0 +1,200 @@
+"""Container: a graph of layer calls from input tensors to output tensors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from kgraph import backend as K
+from kgraph.engine.topology import InputLayer, Layer, to_list
+from kgraph.ir import Variable
+
+__all__ = ["Container"]
+
+
+class Container(Layer):
+    """A directed graph of layers, itself usable as a layer (functional models)."""
+
+    def __init__(self, inputs: Any, outputs: Any, name: str | None = None) -> None:
+        super().__init__(name=name or f"model_{K.get_uid('model')}")
+        self._init_graph(inputs, outputs)
+
+    def _init_graph(self, inputs: Any, outputs: Any) -> None:
+        self.inputs = to_list(inputs)
+        self.outputs = to_list(outputs)
+        for x in self.inputs:
+            history = getattr(x, "_keras_history", None)
+            if history is None or not isinstance(history[0], InputLayer):
+                raise TypeError(
+                    f"Input tensors to a {type(self).__name__} must come from `Input` "
+                    f"(an InputLayer); got {x!r}"
+                )
+        if len({id(x) for x in self.inputs}) != len(self.inputs):
+            raise ValueError("The list of inputs passed to the model is redundant: all inputs should only appear once.")
+        self.input_layers = [x._keras_history[0] for x in self.inputs]
+        self.output_layers = [x._keras_history[0] for x in self.outputs]
+        self.layers = self._sorted_layers()
+        names = [la.name for la in self.layers]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise RuntimeError(f"The name {dup[0]!r} is used {names.count(dup[0])} times in the model. All layer names should be unique.")
+        self.input_names = [la.name for la in self.input_layers]
+        self.output_names = [la.name for la in self.output_layers]
+        self.built = True
+
+    def _sorted_layers(self) -> list[Layer]:
+        """Layers by decreasing depth from the outputs (inputs first), as Keras orders them."""
+        depth: dict[int, int] = {}
+        layers: dict[int, Layer] = {}
+        order: list[int] = []
+        inputs = {id(x) for x in self.inputs}
+
+        def visit(tensor: Any, d: int, seen: frozenset) -> None:
+            layer, node_index, _ = tensor._keras_history
+            key = id(layer)
+            if key in seen:
+                return
+            if key not in layers:
+                layers[key] = layer
+                order.append(key)
+            depth[key] = max(depth.get(key, 0), d)
+            if id(tensor) in inputs:
+                return
+            node = layer.inbound_nodes[node_index]
+            if not node.inbound_layers and not isinstance(layer, InputLayer):
+                return
+            for x in node.input_tensors:
+                visit(x, d + 1, seen | {key})
+
+        for out in self.outputs:
+            visit(out, 0, frozenset())
+        for x in self.inputs:
+            layer = x._keras_history[0]
+            if id(layer) not in layers:
+                raise ValueError(f"Input {layer.name} is not connected to the outputs.")
+        for key, layer in layers.items():
+            if isinstance(layer, InputLayer):
+                if not any(layer is il for il in self.input_layers):
+                    raise ValueError(
+                        f"Graph disconnected: cannot obtain value for tensor of input layer "
+                        f'"{layer.name}". The following previous inputs were accessed without issue: '
+                        f"{[la.name for la in self.input_layers]}"
+                    )
+        return [layers[k] for k in sorted(order, key=lambda k: -depth[k])]
+
+    # -- weights ------------------------------------------------------------------------
+    def _own_layers(self) -> list[Layer]:
+        return self.layers
+
+    @property
+    def trainable_weights(self) -> list[Variable]:
+        if not self.trainable:
+            return []
+        out: list[Variable] = []
+        for layer in self._own_layers():
+            out += [w for w in layer.trainable_weights if w not in out]
+        return out
+
+    @property
+    def non_trainable_weights(self) -> list[Variable]:
+        out: list[Variable] = []
+        for layer in self._own_layers():
+            out += [w for w in layer.non_trainable_weights if w not in out]
+        if not self.trainable:
+            out = [w for layer in self._own_layers() for w in layer.trainable_weights] + out
+        return out
+
+    @property
+    def weights(self) -> list[Variable]:
+        out: list[Variable] = []
+        for layer in self._own_layers():
+            out += [w for w in layer.weights if w not in out]
+        return out
+
+    def get_weights(self) -> list[np.ndarray]:
+        return K.batch_get_value(self.weights)
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        params = self.weights
+        if len(weights) != len(params):
+            raise ValueError(
+                f"You called `set_weights(weights)` on model {self.name} with a list of "
+                f"{len(weights)} arrays, but the model has {len(params)} weights."
+            )
+        for p, w in zip(params, weights):
+            if tuple(p.shape) != tuple(np.shape(w)):
+                raise ValueError(
+                    f"Weight {p.name} has shape {p.shape}, but the provided array has shape {np.shape(w)}"
+                )
+        K.batch_set_value(list(zip(params, weights)))
+
+    @property
+    def losses(self) -> list:
+        out = []
+        for layer in self._own_layers():
+            out += [x for x in layer.losses if not any(x is y for y in out)]
+        return out
+
+    @losses.setter
+    def losses(self, value: list) -> None:
+        pass
+
+    @property
+    def updates(self) -> list:
+        out = []
+        for layer in self._own_layers():
+            out += list(getattr(layer, "updates", []))
+        return out
+
+    @updates.setter
+    def updates(self, value: list) -> None:
+        pass
+
+    @property
+    def uses_learning_phase(self) -> bool:
+        return any(getattr(x, "_uses_learning_phase", False) for x in self.outputs)
+
+    @uses_learning_phase.setter
+    def uses_learning_phase(self, value: bool) -> None:
+        pass
+
+    def count_params(self) -> int:
+        return int(sum(int(np.prod(w.shape)) for w in self.weights))
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer | None:
+        """A layer by name or by index into `layers`; an unknown name gives None (Keras 2.0.5)."""
+        if index is not None:
+            if len(self.layers) <= index:
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model only has {len(self.layers)} layers.")
+            return self.layers[index]
+        if not name:
+            raise ValueError("Provide either a layer name or layer index.")
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        return None
+
+    def summary(self, line_length: int | None = None, positions: Any = None, print_fn: Any = print) -> None:
+        from kgraph.utils.layer_utils import print_summary
+
+        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
+
+    @property
+    def input_shape(self) -> Any:
+        shapes = [tuple(x._keras_shape) for x in self.inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self) -> Any:
+        shapes = [tuple(x._keras_shape) for x in self.outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def input(self) -> Any:
+        return self.inputs[0] if len(self.inputs) == 1 else self.inputs
+
+    @property
+    def output(self) -> Any:
+        return self.outputs[0] if len(self.outputs) == 1 else self.outputs

@@ -1,0 +1,292 @@
+"""Model: a Container that compiles to ONNX programs and trains with Keras 2 semantics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from kgraph import backend as K
+from kgraph import losses as _losses
+from kgraph import metrics as _metrics
+from kgraph import optimizers as _optimizers
+from kgraph.engine import loops
+from kgraph.engine.data import check_array_lengths, check_loss_and_target, standardize_input_data
+from kgraph.engine.functions import CompiledFunction
+from kgraph.engine.network import Container
+from kgraph.engine.topology import to_list
+from kgraph.ir import get_default_graph, provenance_scope
+from lowering import lower
+
+__all__ = ["Model"]
+
+_ACC = ("acc", "accuracy")
+
+
+def _weighted_loss(fn):
+    """Keras 2.0.5's per-output loss: mean over non-sample axes, weighted, normalized by the
+    fraction of non-zero weights, then averaged over the batch."""
+
+    def weighted(y_true, y_pred, weights):
+        score = fn(y_true, y_pred)
+        extra = list(range(K.ndim(weights), K.ndim(score)))
+        if extra:
+            score = K.mean(score, axis=extra)
+        score = score * weights
+        score = score / K.mean(K.cast(K.not_equal(weights, 0.0), K.floatx()))
+        return K.mean(score)
+
+    return weighted
+
+
+class Model(Container):
+    """A functional model with `compile`, `fit`, `evaluate` and `predict`."""
+
+    _compiled = False
+
+    def compile(self, optimizer, loss=None, metrics=None, loss_weights=None, sample_weight_mode=None, **kwargs):
+        """Configures training: resolves the optimizer, losses and metrics and builds the
+        loss graph. Programs are lowered lazily, on first use.
+
+        Raises:
+            ValueError: an unknown optimizer, loss or metric name (the valid ones are listed),
+                or a loss/loss_weights structure that does not fit the outputs.
+        """
+        if kwargs:
+            raise TypeError(f"Invalid argument(s) to compile: {sorted(kwargs)}")
+        self.optimizer = _optimizers.get(optimizer)
+        self.sample_weight_mode = sample_weight_mode
+        self.loss = loss
+        self.loss_weights = loss_weights
+        n = len(self.outputs)
+        self.loss_functions = self._per_output(loss, "loss", _losses.get, skip_missing=True)
+        weights = self._per_output(loss_weights, "loss_weights", float, default=1.0)
+        modes = self._per_output(sample_weight_mode, "sample_weight_mode", lambda m: m)
+        if loss is None and not self.losses:
+            raise RuntimeError("The model cannot be compiled because it has no loss to optimize.")
+        with provenance_scope("loss"):
+            self._build_loss(weights, modes)
+        with provenance_scope("metrics"):
+            self._build_metrics(metrics, n)
+        self._collected_trainable_weights = sorted(self.trainable_weights, key=lambda w: w.name)
+        self._train_fn = self._test_fn = None
+        self._compiled = True
+
+    def _per_output(self, value, what, convert, default=None, skip_missing=False):
+        n = len(self.outputs)
+        if isinstance(value, dict):
+            unknown = [k for k in value if k not in self.output_names]
+            if unknown:
+                raise ValueError(
+                    f"Unknown entry in {what} dictionary: {unknown[0]!r}. Only expected the "
+                    f"following keys: {self.output_names}"
+                )
+            return [convert(value[k]) if k in value else default for k in self.output_names]
+        if isinstance(value, (list, tuple)):
+            if len(value) != n:
+                raise ValueError(
+                    f"When passing a list as {what}, it should have one entry per model output. "
+                    f"The model has {n} outputs, but you passed {what}={value!r}"
+                )
+            return [convert(v) if v is not None else default for v in value]
+        return [convert(value) if value is not None else default] * n
+
+    def _build_loss(self, loss_weights, modes):
+        self.targets, self.sample_weights = [], []
+        self._target_names, self._weight_names = [], []
+        total = None
+        self.metrics_names = ["loss"]
+        for i, (y_pred, fn, w, mode) in enumerate(zip(self.outputs, self.loss_functions, loss_weights, modes)):
+            if fn is None:
+                self.targets.append(None)
+                self.sample_weights.append(None)
+                continue
+            name = self.output_names[i]
+            target = K.placeholder(ndim=K.ndim(y_pred), dtype=y_pred.dtype, name=f"{name}_target")
+            weight = K.placeholder(ndim=2 if mode == "temporal" else 1, name=f"{name}_sample_weights")
+            self.targets.append(target)
+            self.sample_weights.append(weight)
+            self._target_names.append(f"{name}_target")
+            self._weight_names.append(f"{name}_sample_weights")
+            out_loss = _weighted_loss(fn)(target, y_pred, weight)
+            if len(self.outputs) > 1:
+                self.metrics_names.append(f"{name}_loss")
+            term = out_loss * w if w != 1.0 else out_loss
+            total = term if total is None else total + term
+            self._output_losses = getattr(self, "_output_losses", []) + [out_loss]
+        for extra in self.losses:
+            total = extra if total is None else total + extra
+        self.total_loss = total
+
+    def _build_metrics(self, metrics, n):
+        if metrics is None:
+            metrics = []
+        if isinstance(metrics, dict):
+            per_output = [to_list(metrics.get(name, [])) for name in self.output_names]
+        elif isinstance(metrics, (list, tuple)):
+            per_output = [list(metrics)] * n
+        else:
+            raise TypeError(f"Type of `metrics` argument not understood. Expected a list or dictionary, found: {metrics!r}")
+        self.metrics = metrics
+        self.metrics_tensors = []
+        for i, names in enumerate(per_output):
+            fn_loss, target = self.loss_functions[i], self.targets[i]
+            if target is None:
+                continue
+            prefix = f"{self.output_names[i]}_" if n > 1 else ""
+            for metric in names:
+                fn, label = self._resolve_metric(metric, fn_loss, self.outputs[i])
+                self.metrics_tensors.append(K.mean(fn(target, self.outputs[i])))
+                self.metrics_names.append(prefix + label)
+        self._output_losses = getattr(self, "_output_losses", [])
+
+    @staticmethod
+    def _resolve_metric(metric, loss_fn, output):
+        if metric in _ACC:
+            last = K.int_shape(output)[-1]
+            name = getattr(loss_fn, "__name__", "")
+            if last == 1 or name == "binary_crossentropy":
+                return _metrics.binary_accuracy, "acc"
+            if name == "sparse_categorical_crossentropy":
+                return _metrics.sparse_categorical_accuracy, "acc"
+            return _metrics.categorical_accuracy, "acc"
+        if isinstance(metric, str):
+            try:
+                fn = _metrics.get(metric)
+            except ValueError:
+                valid = sorted({"acc", "accuracy", *_metrics.ALL})
+                raise ValueError(f"Unknown metric function: {metric!r}. Valid choices: {', '.join(valid)}") from None
+            return fn, fn.__name__
+        if callable(metric):
+            return metric, metric.__name__
+        raise ValueError(f"Could not interpret metric identifier: {metric!r}")
+
+    # -- programs -------------------------------------------------------------------------
+    def _check_compiled(self, what: str) -> None:
+        if not self._compiled:
+            raise RuntimeError(f"You must compile your model before {what}. Use `model.compile(optimizer, loss)`.")
+
+    @property
+    def _feed_names(self) -> list[str]:
+        return self.input_names + self._target_names + self._weight_names
+
+    def _fetches(self):
+        outs = [("loss", self.total_loss)]
+        outs += [(f"loss_{i}", t) for i, t in enumerate(self._output_losses)] if len(self.outputs) > 1 else []
+        outs += [(f"metric_{i}", t) for i, t in enumerate(self.metrics_tensors)]
+        return outs
+
+    def _feeds(self):
+        ts = self.inputs + [t for t in self.targets if t is not None] + [w for w in self.sample_weights if w is not None]
+        return list(zip(self._feed_names, ts))
+
+    def _make_train_function(self) -> CompiledFunction:
+        self._check_compiled("training")
+        if self._train_fn is None:
+            params = self._collected_trainable_weights
+
+            def make_updates(loss):
+                updates = list(self.optimizer.get_updates(params=params, constraints={}, loss=loss))
+                step = K.rng_step()
+                return updates + [(step, get_default_graph().read(step) + 1)]
+
+            program = lower(
+                get_default_graph(), self._feeds(), self._fetches(), training=True,
+                name=f"{self.name}_train", loss=self.total_loss, make_updates=make_updates,
+                state_updates=[u for u in self.updates if isinstance(u, tuple)],
+            )  # fmt: skip
+            self._train_fn = CompiledFunction(program, self._feed_names)
+        return self._train_fn
+
+    def _make_test_function(self) -> CompiledFunction:
+        self._check_compiled("evaluating")
+        if self._test_fn is None:
+            program = lower(get_default_graph(), self._feeds(), self._fetches(), training=False, name=f"{self.name}_test")
+            self._test_fn = CompiledFunction(program, self._feed_names)
+        return self._test_fn
+
+    def _make_predict_function(self) -> CompiledFunction:
+        fn = getattr(self, "_predict_fn", None)
+        if fn is None:
+            fetches = [(name, t) for name, t in zip(self.output_names, self.outputs)]
+            program = lower(get_default_graph(), list(zip(self.input_names, self.inputs)), fetches,
+                            training=False, name=f"{self.name}_predict")  # fmt: skip
+            fn = self._predict_fn = CompiledFunction(program, self.input_names)
+        return fn
+
+    # -- data ---------------------------------------------------------------------------
+    def _standardize_user_data(self, x, y, sample_weight=None, class_weight=None, check_batch_axis=True):
+        self._check_compiled("training/testing")
+        shapes = [tuple(t._keras_shape) for t in self.inputs]
+        owners = [self._input_owner(i) for i in range(len(self.inputs))]
+        x = standardize_input_data(x, self.input_names, shapes, check_batch_axis, "input", owners)
+        kept = [i for i, fn in enumerate(self.loss_functions) if fn is not None]
+        out_names = [self.output_names[i] for i in kept]
+        out_shapes = []
+        for i in kept:
+            shape = tuple(self.outputs[i]._keras_shape)
+            if getattr(self.loss_functions[i], "__name__", "") == "sparse_categorical_crossentropy":
+                shape = shape[:-1] + (1,)
+            out_shapes.append(shape)
+        y = standardize_input_data(y, out_names, None, False, "target")
+        check_loss_and_target(y, [self.loss_functions[i] for i in kept], out_shapes)
+        y = standardize_input_data(y, out_names, out_shapes, False, "target")
+        weights = loops.standardize_weights(y, sample_weight, class_weight, out_names, [self.sample_weight_mode] * len(y))
+        check_array_lengths(x, y, weights)
+        return x, y, weights
+
+    def _input_owner(self, i: int) -> str | None:
+        layer = self.input_layers[i]
+        for node in layer.outbound_nodes:
+            return node.outbound_layer.name
+        return None
+
+    # -- public API -----------------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, **kwargs):  # fmt: skip
+        """Trains for `epochs` epochs (an index: training runs from `initial_epoch` to
+        `epochs`) and returns the History callback."""
+        if "nb_epoch" in kwargs:
+            epochs = kwargs.pop("nb_epoch")
+        if kwargs:
+            raise TypeError(f"Unrecognized keyword arguments: {sorted(kwargs)}")
+        return loops.fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                         validation_data, shuffle, class_weight, sample_weight, initial_epoch)  # fmt: skip
+
+    def evaluate(self, x, y, batch_size=32, verbose=1, sample_weight=None):
+        """Loss and metrics on (x, y), averaged over batches weighted by batch size."""
+        x, y, w = self._standardize_user_data(x, y, sample_weight=sample_weight)
+        outs = loops.test_loop(self._make_test_function(), x + y + w, batch_size, verbose)
+        return outs[0] if len(outs) == 1 else outs
+
+    def predict(self, x, batch_size=32, verbose=0):
+        """Output arrays for `x`, computed batch by batch."""
+        shapes = [tuple(t._keras_shape) for t in self.inputs]
+        owners = [self._input_owner(i) for i in range(len(self.inputs))]
+        x = standardize_input_data(x, self.input_names, shapes, False, "input", owners)
+        if len({a.shape[0] for a in x}) > 1:
+            raise ValueError(f"All input arrays should have the same number of samples. Got array shapes: {[a.shape for a in x]}")
+        outs = loops.predict_loop(self._make_predict_function(), x, batch_size, verbose)
+        return outs[0] if len(outs) == 1 else outs
+
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
+        """One gradient step on one batch; returns the loss (and metrics) before the update."""
+        x, y, w = self._standardize_user_data(x, y, sample_weight=sample_weight, class_weight=class_weight)
+        outs = self._make_train_function()(x + y + w)
+        outs = [float(o) for o in outs]
+        return outs[0] if len(outs) == 1 else outs
+
+    def test_on_batch(self, x, y, sample_weight=None):
+        x, y, w = self._standardize_user_data(x, y, sample_weight=sample_weight)
+        outs = [float(o) for o in self._make_test_function()(x + y + w)]
+        return outs[0] if len(outs) == 1 else outs
+
+    def predict_on_batch(self, x):
+        shapes = [tuple(t._keras_shape) for t in self.inputs]
+        x = standardize_input_data(x, self.input_names, shapes, False, "input")
+        outs = self._make_predict_function()(x)
+        return outs[0] if len(outs) == 1 else outs
+
+
+

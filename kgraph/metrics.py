@@ -1,0 +1,91 @@
+"""Keras 2 metrics: accuracies plus every loss except categorical_hinge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kgraph import backend as K
+from kgraph import losses as _losses
+from kgraph.utils.generic_utils import deserialize_keras_object
+
+__all__ = [
+    "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
+    "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "get", "serialize",
+    "deserialize",
+]  # fmt: skip
+
+
+def binary_accuracy(y_true, y_pred):
+    # Round half to even, as Keras (0.5 counts as class 0).
+    return K.mean(K.equal(y_true, K.round(y_pred)), axis=-1)
+
+
+def categorical_accuracy(y_true, y_pred):
+    return K.cast(K.equal(K.argmax(y_true, axis=-1), K.argmax(y_pred, axis=-1)), K.floatx())
+
+
+def sparse_categorical_accuracy(y_true, y_pred):
+    labels = K.cast(K.max(y_true, axis=-1), "int64")
+    return K.cast(K.equal(labels, K.argmax(y_pred, axis=-1)), K.floatx())
+
+
+def _in_top_k(y_pred, labels, k: int):
+    # A label is in the top k when fewer than k classes score strictly higher.
+    picked = K.sum(y_pred * K.one_hot(labels, int(y_pred.shape[-1])), axis=-1, keepdims=True)
+    higher = K.sum(K.cast(K.greater(y_pred, picked), K.floatx()), axis=-1)
+    return K.cast(K.less(higher, float(k)), K.floatx())
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k: int = 5):
+    return _in_top_k(y_pred, K.argmax(y_true, axis=-1), k)
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k: int = 5):
+    return _in_top_k(y_pred, K.cast(K.max(y_true, axis=-1), "int64"), k)
+
+
+mean_squared_error = mse = MSE = _losses.mean_squared_error
+mean_absolute_error = mae = MAE = _losses.mean_absolute_error
+mean_absolute_percentage_error = mape = MAPE = _losses.mean_absolute_percentage_error
+mean_squared_logarithmic_error = msle = MSLE = _losses.mean_squared_logarithmic_error
+hinge = _losses.hinge
+squared_hinge = _losses.squared_hinge
+logcosh = _losses.logcosh
+categorical_crossentropy = _losses.categorical_crossentropy
+sparse_categorical_crossentropy = _losses.sparse_categorical_crossentropy
+binary_crossentropy = _losses.binary_crossentropy
+kullback_leibler_divergence = _losses.kullback_leibler_divergence
+poisson = _losses.poisson
+cosine_proximity = cosine = _losses.cosine_proximity
+
+ALL = {
+    f.__name__: f
+    for f in (
+        binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
+        top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, mean_squared_error,
+        mean_absolute_error, mean_absolute_percentage_error, mean_squared_logarithmic_error,
+        hinge, squared_hinge, logcosh, categorical_crossentropy,
+        sparse_categorical_crossentropy, binary_crossentropy, kullback_leibler_divergence,
+        poisson, cosine_proximity,
+    )
+}  # fmt: skip
+ALL.update(mse=mse, MSE=mse, mae=mae, MAE=mae, mape=mape, MAPE=mape, msle=msle, MSLE=msle,
+           cosine=cosine)  # fmt: skip
+
+
+def serialize(metric: Any) -> str:
+    return metric.__name__
+
+
+def deserialize(name: Any, custom_objects: dict | None = None):
+    return deserialize_keras_object(name, ALL, custom_objects, "metric function")
+
+
+def get(identifier: Any):
+    if isinstance(identifier, str):
+        if identifier in ("acc", "accuracy"):
+            raise ValueError("'acc'/'accuracy' are resolved by Model.compile for each output")
+        return deserialize(identifier)
+    if callable(identifier):
+        return identifier
+    raise ValueError(f"Could not interpret metric function identifier: {identifier!r}")

@@ -1,0 +1,30 @@
+"""Utilities of the Keras API (`keras.utils`)."""
+
+from __future__ import annotations
+
+from kgraph.utils import generic_utils, layer_utils, np_utils
+from kgraph.utils.generic_utils import (
+    CustomObjectScope,
+    Progbar,
+    custom_object_scope,
+    deserialize_keras_object,
+    get_custom_objects,
+    serialize_keras_object,
+)
+from kgraph.utils.layer_utils import print_summary
+from kgraph.utils.np_utils import normalize, to_categorical
+
+__all__ = [
+    "CustomObjectScope",
+    "Progbar",
+    "custom_object_scope",
+    "deserialize_keras_object",
+    "generic_utils",
+    "get_custom_objects",
+    "layer_utils",
+    "normalize",
+    "np_utils",
+    "print_summary",
+    "serialize_keras_object",
+    "to_categorical",
+]
