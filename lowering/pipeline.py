@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import onnx
 
 from kgraph.ir import Graph, LoweringError, Tensor, Variable
-from lowering.autodiff import gradients
 from lowering.cleanup import eliminate_common_subexpressions, eliminate_dead_code
 from lowering.emit import emit
 from lowering.select import rebind, select
@@ -18,7 +16,9 @@ from lowering.updates import collect_updates
 
 __all__ = ["Program", "lower"]
 
-MakeUpdates = Callable[[list[Variable], list[Tensor]], Sequence[tuple[Variable, Tensor]]]
+MakeUpdates = Callable[[Tensor], Sequence[tuple[Variable, Tensor]]]
+"""Given the program's loss tensor, returns the (variable, new value) pairs of one step; it
+runs after mode specialization, inside the program graph, so `gradients` applies to it."""
 
 
 @dataclass(frozen=True)
@@ -42,14 +42,13 @@ def lower(
     training: bool,
     name: str,
     loss: Tensor | None = None,
-    params: Sequence[Variable] = (),
     make_updates: MakeUpdates | None = None,
     state_updates: Sequence[tuple[Variable, Tensor]] = (),
     variables_as: str = "inputs",
     metadata: dict[str, str] | None = None,
 ) -> Program:
     """Lowers the part of `graph` that computes `fetches` (and, when `make_updates` is given,
-    the gradient step on `loss` for `params`) to one ONNX program."""
+    the update step that `make_updates` builds from `loss`) to one ONNX program."""
     roots = [t for _, t in fetches] + [t for _, t in state_updates]
     if loss is not None:
         roots.append(loss)
@@ -63,19 +62,16 @@ def lower(
             raise LoweringError("a training program needs a loss")
         loss = rebind(g, loss)
         with g.as_default():
-            reads = [g.read(p) for p in params]
-            grads = gradients(g, loss, reads)
-            missing = [p.name for p, gr in zip(params, grads) if gr is None]
-            if missing:
-                warnings.warn(
-                    f"Gradients do not exist for {', '.join(missing)}: these weights do not "
-                    "influence the loss and will not be updated.",
-                    stacklevel=3,
-                )
-            pairs = [(p, gr) for p, gr in zip(params, grads) if gr is not None]
-            updates += list(make_updates([p for p, _ in pairs], [gr for _, gr in pairs]))
+            updates += list(make_updates(loss))
     updates = collect_updates(g, updates)
-    state_out = [(f"{v.op_name}__new".replace(":", "_"), t) for v, t in updates]
+    state_out, taken = [], {n for n, _ in fetches}
+    for v, t in updates:
+        base = f"{v.op_name}__new".replace(":", "_")
+        out_name, k = base, 1
+        while out_name in taken:
+            out_name, k = f"{base}_{k}", k + 1
+        taken.add(out_name)
+        state_out.append((out_name, t))
     outputs = list(fetches) + state_out
     replaced = eliminate_common_subexpressions(g)
     outputs = [(n, _follow(replaced, t)) for n, t in outputs]

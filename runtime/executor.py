@@ -71,6 +71,13 @@ class Executor:
         self.state_in = tuple(state_in)
         self.state_out = tuple(state_out)
         self._bindings: dict[tuple, ort.IOBinding] = {}
+        outputs = {o.name: o for o in self.session.get_outputs()}
+        # Outputs whose shape changes with the batch must be re-bound before every run, or
+        # onnxruntime would reuse the previous run's buffer (and its shape).
+        self._dynamic = [
+            name for name in self.fetches
+            if any(not isinstance(d, int) for d in outputs[name].shape)
+        ]  # fmt: skip
 
     def _binding(self, ins: Sequence[StateBuffer], outs: Sequence[StateBuffer]) -> ort.IOBinding:
         key = tuple(id(b.current) for b in ins) + tuple(id(b.spare) for b in outs)
@@ -98,9 +105,11 @@ class Executor:
         io = self._binding(ins, outs)
         for name, value in zip(self.feeds, feeds):
             io.bind_cpu_input(name, value)
+        for name in self._dynamic:
+            io.bind_output(name, "cpu")
         self.session.run_with_iobinding(io)
         results = io.get_outputs()
-        fetched = [results[i].numpy() for i in range(len(self.fetches))]
+        fetched = [np.array(results[i].numpy()) for i in range(len(self.fetches))]
         for buf in outs:
             buf.flip()
         return fetched

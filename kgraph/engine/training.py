@@ -282,6 +282,18 @@ class Model(Container):
         outs = [float(o) for o in self._make_test_function()(x + y + w)]
         return outs[0] if len(outs) == 1 else outs
 
+    def to_onnx(self, opset=None):
+        """The inference graph as an `onnx.ModelProto` (weights as initializers)."""
+        from kgraph.engine.export import to_onnx
+
+        return to_onnx(self, opset)
+
+    def export(self, filepath, format="onnx", opset=None):  # noqa: A002
+        """Writes the inference graph to an `.onnx` file that plain onnxruntime serves."""
+        from kgraph.engine.export import export
+
+        export(self, filepath, format=format, opset=opset)
+
     def predict_on_batch(self, x):
         shapes = [tuple(t._keras_shape) for t in self.inputs]
         x = standardize_input_data(x, self.input_names, shapes, False, "input")
