@@ -53,14 +53,14 @@ def lower(
     if loss is not None:
         roots.append(loss)
     g = select(graph, roots, name)
-    specialize(g, training)
-    fetches = [(n, rebind(g, t)) for n, t in fetches]
+    chosen = specialize(g, training)
+    fetches = [(n, _follow(chosen, rebind(g, t))) for n, t in fetches]
     feeds = [(n, rebind(g, t)) for n, t in feeds if t.node in g]
-    updates = [(v, rebind(g, t)) for v, t in state_updates]
+    updates = [(v, _follow(chosen, rebind(g, t))) for v, t in state_updates]
     if make_updates is not None:
         if loss is None:
             raise LoweringError("a training program needs a loss")
-        loss = rebind(g, loss)
+        loss = _follow(chosen, rebind(g, loss))
         with g.as_default():
             updates += list(make_updates(loss))
     updates = collect_updates(g, updates)
