@@ -76,9 +76,10 @@ class Sequential(Model):
 
     def _rebuild(self) -> None:
         self.input_layers = [self.inputs[0]._keras_history[0]]
-        self.output_layers = [self.layers[-1]]
+        self.output_layers = [self.outputs[0]._keras_history[0]]
         self.input_names = [la.name for la in self.input_layers]
         self.output_names = [la.name for la in self.output_layers]
+        self._set_own_node()
         self._predict_fn = None
         self._compiled = False
         self.built = True

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from kgraph import backend as K
-from kgraph.engine.topology import InputLayer, Layer, to_list
-from kgraph.ir import Variable
+from kgraph.engine.topology import InputLayer, Layer, Node, to_list
+from kgraph.ir import Variable, provenance_scope
 
 __all__ = ["Container"]
 
@@ -42,7 +43,84 @@ class Container(Layer):
             raise RuntimeError(f"The name {dup[0]!r} is used {names.count(dup[0])} times in the model. All layer names should be unique.")
         self.input_names = [la.name for la in self.input_layers]
         self.output_names = [la.name for la in self.output_layers]
+        self._set_own_node()
         self.built = True
+
+    def _set_own_node(self) -> None:
+        """Node 0 of a container links its inputs to its outputs, as Keras records it, so
+        `model.get_output_at(0)` and `Sequential.add(model)` see the model's own graph."""
+        shapes_in = [tuple(x._keras_shape) for x in self.inputs]
+        shapes_out = [tuple(x._keras_shape) for x in self.outputs]
+        later_calls = self.inbound_nodes[1:]
+        self.inbound_nodes = []
+        Node(self, [], [], [], self.inputs, self.outputs, [None] * len(self.inputs),
+             [None] * len(self.outputs), shapes_in, shapes_out)  # fmt: skip
+        self.inbound_nodes += later_calls
+        self._order_cache = None
+
+    def _node_order(self) -> list[tuple[Layer, Node]]:
+        """The (layer, node) calls between the inputs and the outputs, dependencies first."""
+        if getattr(self, "_order_cache", None) is not None:
+            return self._order_cache
+        order: list[tuple[Layer, Node]] = []
+        seen: set[int] = set()
+        inputs = {id(x) for x in self.inputs}
+
+        def visit(tensor) -> None:
+            if id(tensor) in inputs:
+                return
+            layer, node_index, _ = tensor._keras_history
+            node = layer.inbound_nodes[node_index]
+            if id(node) in seen:
+                return
+            seen.add(id(node))
+            for x in node.input_tensors:
+                visit(x)
+            order.append((layer, node))
+
+        for out in self.outputs:
+            visit(out)
+        self._order_cache = order
+        return order
+
+    def call(self, inputs, mask=None, **kwargs):
+        """Applies the model's layers to new input tensors (a model used as a layer)."""
+        new_inputs = to_list(inputs)
+        if len(new_inputs) != len(self.inputs):
+            raise ValueError(
+                f"Model {self.name} expects {len(self.inputs)} input(s) but was called on "
+                f"{len(new_inputs)} tensor(s)."
+            )
+        masks = to_list(mask) if mask is not None else [None] * len(new_inputs)
+        values = {id(x): (y, m) for x, y, m in zip(self.inputs, new_inputs, masks)}
+        for layer, node in self._node_order():
+            args = [values[id(x)] for x in node.input_tensors]
+            ins = [a for a, _ in args]
+            in_masks = [m for _, m in args]
+            call_kwargs = dict(node.arguments or {})
+            with provenance_scope(layer.name):
+                if "mask" in inspect.signature(layer.call).parameters:
+                    call_kwargs["mask"] = in_masks[0] if len(in_masks) == 1 else in_masks
+                outs = to_list(layer.call(ins[0] if len(ins) == 1 else ins, **call_kwargs))
+                out_masks = to_list(layer.compute_mask(ins[0] if len(ins) == 1 else ins,
+                                                       in_masks[0] if len(in_masks) == 1 else in_masks))  # fmt: skip
+            for x, y, m in zip(node.output_tensors, outs, out_masks + [None] * len(outs)):
+                values[id(x)] = (y, m)
+        results = [values[id(x)] for x in self.outputs]
+        self._last_output_masks = [m for _, m in results]
+        self._last_output_shapes = [tuple(y.shape) for y, _ in results]
+        outs = [y for y, _ in results]
+        return outs[0] if len(outs) == 1 else outs
+
+    def compute_output_shape(self, input_shape):
+        shapes = getattr(self, "_last_output_shapes", None) or [tuple(x._keras_shape) for x in self.outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    def compute_mask(self, inputs, mask=None):
+        masks = getattr(self, "_last_output_masks", None)
+        if not masks or all(m is None for m in masks):
+            return None
+        return masks[0] if len(masks) == 1 else masks
 
     def _sorted_layers(self) -> list[Layer]:
         """Layers by decreasing depth from the outputs (inputs first), as Keras orders them."""
@@ -86,7 +164,7 @@ class Container(Layer):
 
     # -- weights ------------------------------------------------------------------------
     def _own_layers(self) -> list[Layer]:
-        return self.layers
+        return [la for la in self.layers if not isinstance(la, InputLayer)]
 
     @property
     def trainable_weights(self) -> list[Variable]:

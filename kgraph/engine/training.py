@@ -39,6 +39,13 @@ def _weighted_loss(fn):
     return weighted
 
 
+def _unique(name: str, taken: list[str]) -> str:
+    out, k = name, 1
+    while out in taken:
+        out, k = f"{name}_{k}", k + 1
+    return out
+
+
 class Model(Container):
     """A functional model with `compile`, `fit`, `evaluate` and `predict`."""
 
@@ -102,12 +109,15 @@ class Model(Container):
                 self.sample_weights.append(None)
                 continue
             name = self.output_names[i]
-            target = K.placeholder(ndim=K.ndim(y_pred), dtype=y_pred.dtype, name=f"{name}_target")
-            weight = K.placeholder(ndim=2 if mode == "temporal" else 1, name=f"{name}_sample_weights")
+            # Feed names must be unique even when one layer produces several outputs.
+            target_name = _unique(f"{name}_target", self.input_names + self._target_names)
+            weight_name = _unique(f"{name}_sample_weights", self.input_names + self._weight_names)
+            target = K.placeholder(ndim=K.ndim(y_pred), dtype=y_pred.dtype, name=target_name)
+            weight = K.placeholder(ndim=2 if mode == "temporal" else 1, name=weight_name)
             self.targets.append(target)
             self.sample_weights.append(weight)
-            self._target_names.append(f"{name}_target")
-            self._weight_names.append(f"{name}_sample_weights")
+            self._target_names.append(target_name)
+            self._weight_names.append(weight_name)
             out_loss = _weighted_loss(fn)(target, y_pred, weight)
             if len(self.outputs) > 1:
                 self.metrics_names.append(f"{name}_loss")
