@@ -62,6 +62,35 @@ class CompiledFunction:
             batch.append(a)
         return self.executor.run(batch, self._ins, self._outs)
 
+    def output_specs(self) -> list[tuple[tuple, np.dtype]] | None:
+        """Static (shape without batch, dtype) of each fetch, or None if any is unknown."""
+        if not hasattr(self, "_output_specs"):
+            self._output_specs = self._read_output_specs()
+        return self._output_specs
+
+    def _read_output_specs(self) -> list[tuple[tuple, np.dtype]] | None:
+        from onnx import helper
+
+        specs = []
+        by_name = {o.name: o for o in self.program.model.graph.output}
+        for name in self.program.fetches:
+            t = by_name[name].type.tensor_type
+            dims = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
+            if not dims or any(d is None for d in dims[1:]):
+                return None
+            specs.append((tuple(dims[1:]), np.dtype(helper.tensor_dtype_to_np_dtype(t.elem_type))))
+        return specs
+
+    def call_into(self, feeds: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> None:
+        """Like calling, but writes the fetches into `outputs` (programs without updates)."""
+        batch = []
+        for i, dtype in zip(self._pick, self._dtypes):
+            a = feeds[i]
+            if a.dtype != dtype or not a.flags.c_contiguous:
+                a = np.ascontiguousarray(a, dtype=dtype)
+            batch.append(a)
+        self.executor.run_into(batch, outputs, self._ins)
+
 
 def _feed_dtype(program: Program, name: str) -> str:
     from onnx import helper

@@ -177,11 +177,23 @@ def test_loop(fn, ins: Sequence[np.ndarray], batch_size: int, verbose: int = 0) 
 
 
 def predict_loop(fn, ins: Sequence[np.ndarray], batch_size: int, verbose: int = 0) -> list[np.ndarray]:
-    """Runs the predict program batch by batch into preallocated outputs."""
+    """Runs the predict program batch by batch. When the output shapes are static, each
+    batch's results are written by onnxruntime straight into the preallocated arrays."""
     n = ins[0].shape[0]
-    if n <= batch_size:
-        return [np.asarray(o) for o in fn(list(ins))]
     progbar = Progbar(target=n) if verbose == 1 else None
+    specs = fn.output_specs() if hasattr(fn, "output_specs") else None
+    if specs is not None:
+        results = [np.empty((n,) + shape, dtype=dtype) for shape, dtype in specs]
+        for start, end in batch_ranges(n, batch_size):
+            fn.call_into([a[start:end] for a in ins], [r[start:end] for r in results])
+            if progbar is not None:
+                progbar.update(end)
+        return results
+    if n <= batch_size:
+        outs = [np.asarray(o) for o in fn(list(ins))]
+        if progbar is not None:
+            progbar.update(n)
+        return outs
     results: list[np.ndarray] | None = None
     for start, end in batch_ranges(n, batch_size):
         outs = fn([a[start:end] for a in ins])
