@@ -19,7 +19,8 @@ class StateBuffer:
     __slots__ = ("_sides", "_cur", "device", "shape", "dtype")
 
     def __init__(self, value: np.ndarray, device: str = "cpu") -> None:
-        value = np.ascontiguousarray(value)
+        # np.ascontiguousarray would turn a 0-d scalar into shape (1,).
+        value = np.array(value, order="C", copy=True)
         self.device = device
         self.shape = value.shape
         self.dtype = value.dtype
@@ -48,7 +49,7 @@ class StateBuffer:
         return np.array(self.current.numpy(), copy=True)
 
     def write(self, value: np.ndarray) -> None:
-        value = np.ascontiguousarray(value, dtype=self.dtype)
+        value = np.array(value, dtype=self.dtype, order="C", copy=True)
         if value.shape != self.shape:
             raise ValueError(f"expected a value of shape {self.shape}, got {value.shape}")
         self.current.update_inplace(value)

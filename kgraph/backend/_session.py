@@ -58,10 +58,12 @@ def reset_uids() -> None:
 
 
 def clear_session() -> None:
-    """Forgets every layer, graph, name counter and cached program of this session."""
+    """Forgets every layer, graph, name counter, forced learning phase and cached program
+    of this session."""
     reset_default_graph()
     reset_uids()
     _PHASE.clear()
+    _FORCED_PHASE[0] = None
     _RNG_STEP[0] = None
     from runtime import clear_cache
 

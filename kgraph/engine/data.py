@@ -20,6 +20,10 @@ def _as_array(value: Any, name: str, prefix: str) -> np.ndarray:
     return array
 
 
+def _holds_arrays(data: Sequence[Any]) -> bool:
+    return any(len(getattr(d, "shape", ())) > 0 for d in data)
+
+
 def standardize_input_data(
     data: Any,
     names: Sequence[str],
@@ -42,6 +46,9 @@ def standardize_input_data(
         if extra:
             raise ValueError(f"Error when checking {exception_prefix}: unexpected keys {extra}; valid keys: {list(names)}")
         arrays = [data[n] for n in names]
+    elif isinstance(data, (list, tuple)) and len(data) != len(names) == 1 and not _holds_arrays(data):
+        # A plain (nested) list of numbers is the data of a single input, as in Keras.
+        arrays = [data]
     elif isinstance(data, (list, tuple)):
         if len(data) != len(names):
             raise ValueError(

@@ -238,6 +238,19 @@ class Container(Layer):
     def uses_learning_phase(self, value: bool) -> None:
         pass
 
+    def save_weights(self, filepath: str, overwrite: bool = True) -> None:
+        """Saves the weights to HDF5 in Keras 2's layout (atomically: a failed save keeps the
+        previous file)."""
+        from kgraph.engine.saving import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath: str, by_name: bool = False, skip_mismatch: bool = False) -> None:
+        """Loads HDF5 weights written by kgraph or Keras, by topology or by layer name."""
+        from kgraph.engine.saving import load_weights
+
+        load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
+
     def count_params(self) -> int:
         return int(sum(int(np.prod(w.shape)) for w in self.weights))
 
@@ -276,3 +289,30 @@ class Container(Layer):
     @property
     def output(self) -> Any:
         return self.outputs[0] if len(self.outputs) == 1 else self.outputs
+
+    # -- configuration (Keras's format; the logic lives in kgraph.engine.config) ----------
+    def get_config(self) -> dict[str, Any]:
+        """`{'name', 'layers', 'input_layers', 'output_layers'}` (KERAS_API.md 7.4)."""
+        from kgraph.engine.config import network_config
+
+        return network_config(self)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: dict[str, Any] | None = None,
+                    safe_mode: bool = True) -> Container:  # fmt: skip
+        """Rebuilds a model from `get_config()` (also configs written by tf-keras / Keras 3)."""
+        from kgraph.engine.config import network_from_config
+
+        return network_from_config(cls, config, custom_objects, safe_mode)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The architecture as JSON; `kwargs` go to `json.dumps`."""
+        from kgraph.engine.config import model_to_json
+
+        return model_to_json(self, **kwargs)
+
+    def to_yaml(self, **kwargs: Any) -> str:
+        """The architecture as YAML; `kwargs` go to `yaml.dump`."""
+        from kgraph.engine.config import model_to_yaml
+
+        return model_to_yaml(self, **kwargs)

@@ -61,6 +61,10 @@ class Model(Container):
         """
         if kwargs:
             raise TypeError(f"Invalid argument(s) to compile: {sorted(kwargs)}")
+        # A compile that fails part-way must not leave the previous programs running under
+        # the new (partial) loss and metric names.
+        self._compiled = False
+        self._train_fn = self._test_fn = None
         self.optimizer = _optimizers.get(optimizer)
         self.sample_weight_mode = sample_weight_mode
         self.loss = loss
@@ -218,7 +222,10 @@ class Model(Container):
     def _make_predict_function(self) -> CompiledFunction:
         fn = getattr(self, "_predict_fn", None)
         if fn is None:
-            fetches = [(name, t) for name, t in zip(self.output_names, self.outputs)]
+            names: list[str] = []
+            for name in self.output_names:  # one layer may give several outputs (shared layers)
+                names.append(_unique(name, names))
+            fetches = list(zip(names, self.outputs))
             program = lower(get_default_graph(), list(zip(self.input_names, self.inputs)), fetches,
                             training=False, name=f"{self.name}_predict")  # fmt: skip
             fn = self._predict_fn = CompiledFunction(program, self.input_names)
@@ -306,9 +313,46 @@ class Model(Container):
 
     def predict_on_batch(self, x):
         shapes = [tuple(t._keras_shape) for t in self.inputs]
-        x = standardize_input_data(x, self.input_names, shapes, False, "input")
+        owners = [self._input_owner(i) for i in range(len(self.inputs))]
+        x = standardize_input_data(x, self.input_names, shapes, False, "input", owners)
         outs = self._make_predict_function()(x)
         return outs[0] if len(outs) == 1 else outs
+
+    def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,
+                      validation_data=None, validation_steps=None, class_weight=None,
+                      max_queue_size=10, workers=1, use_multiprocessing=False, initial_epoch=0,
+                      **kwargs):  # fmt: skip
+        """Trains on batches from a generator or a `kgraph.utils.Sequence`, epoch by epoch
+        (`steps_per_epoch` batches each; default `len(sequence)`), while `workers` threads
+        prefetch up to `max_queue_size` batches. `validation_data` is a tuple of arrays, a
+        generator (with `validation_steps`) or a Sequence. Accepts the Keras 2.0.5 names
+        `max_q_size`/`pickle_safe` and Keras 1's `samples_per_epoch`, `nb_epoch`, ...
+        Returns the History callback."""
+        from kgraph.engine import generators
+
+        return generators.fit_generator(
+            self, generator, steps_per_epoch, epochs, verbose, callbacks, validation_data,
+            validation_steps, class_weight, max_queue_size, workers, use_multiprocessing,
+            initial_epoch, **kwargs,
+        )  # fmt: skip
+
+    def evaluate_generator(self, generator, steps=None, max_queue_size=10, workers=1,
+                           use_multiprocessing=False, **kwargs):  # fmt: skip
+        """Loss and metrics over `steps` batches from a generator or Sequence, averaged
+        weighted by batch size (a scalar, or a list in `metrics_names` order)."""
+        from kgraph.engine import generators
+
+        return generators.evaluate_generator(self, generator, steps, max_queue_size, workers,
+                                             use_multiprocessing, **kwargs)  # fmt: skip
+
+    def predict_generator(self, generator, steps=None, max_queue_size=10, workers=1,
+                          use_multiprocessing=False, verbose=0, **kwargs):  # fmt: skip
+        """Predictions for `steps` batches from a generator or Sequence yielding inputs (or
+        `(x, y[, w])` tuples, whose x is used), concatenated along the batch axis."""
+        from kgraph.engine import generators
+
+        return generators.predict_generator(self, generator, steps, max_queue_size, workers,
+                                            use_multiprocessing, verbose, **kwargs)  # fmt: skip
 
 
 
