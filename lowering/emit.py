@@ -128,7 +128,7 @@ def emit(
             for t in graph.outputs(node.id):
                 names[t] = direct.get(t) or unique(f"t{node.id}" + (f"_{t.index}" if t.index else ""))
                 outs.append(names[t])
-            nodes.append(helper.make_node(node.op, args, outs, name=f"n{node.id}", **attrs))
+            nodes.append(helper.make_node(op.emit_as or node.op, args, outs, name=f"n{node.id}", **attrs))
 
     graph_outputs = []
     for out_name, t in outputs:

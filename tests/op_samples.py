@@ -69,6 +69,7 @@ SAMPLES: dict[str, list[Sample]] = {
     "Cos": [Sample([r(3, 4)])],
     "Erf": [Sample([r(3, 4)])],
     "Identity": [Sample([r(2, 3)])],
+    "StopGradient": [Sample([r(2, 3)])],
     # unary, piecewise constant
     "Floor": [Sample([r(3, 4)])],
     "Ceil": [Sample([r(3, 4)])],

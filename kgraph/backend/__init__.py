@@ -10,6 +10,8 @@ from kgraph._config import (
     set_floatx,
     set_image_data_format,
 )
+from kgraph.backend._function import *  # noqa: F403
+from kgraph.backend._function import __all__ as _function_all
 from kgraph.backend._nn import *  # noqa: F403
 from kgraph.backend._nn import __all__ as _nn_all
 from kgraph.backend._ops import *  # noqa: F403
@@ -28,6 +30,7 @@ __all__ = [
     *_session_all,
     *_ops_all,
     *_nn_all,
+    *_function_all,
     "epsilon",
     "floatx",
     "image_data_format",

@@ -66,6 +66,8 @@ _unary(
     lambda x, y, g: B.mul(g, B.mul(2.0 / math.sqrt(math.pi), B.unary("Exp", -B.mul(x, x)))),
 )
 register("Identity", _same, lambda ctx, g: [g])
+# The identity that autodiff does not look through (K.stop_gradient).
+register("StopGradient", _same, None, emit_as="Identity")
 
 # -- unary, piecewise constant: no gradient ---------------------------------------------
 for _name in ("Floor", "Ceil", "Round", "Sign"):

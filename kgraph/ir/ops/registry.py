@@ -58,6 +58,9 @@ class OpDef:
     const_inputs: tuple[str, ...] = ()
     meta: bool = False
     domain: str = ""
+    emit_as: str | None = None
+    """The ONNX op emitted for an IR op that exists only to carry a different rule
+    (StopGradient is emitted as Identity)."""
 
 
 _REGISTRY: dict[str, OpDef] = {}
@@ -70,11 +73,12 @@ def register(
     *,
     const_inputs: tuple[str, ...] = (),
     meta: bool = False,
+    emit_as: str | None = None,
 ) -> OpDef:
     """Registers an op type. Registering a name twice is an error."""
     if name in _REGISTRY:
         raise RegistryError(f"op {name!r} is already registered")
-    op = OpDef(name, infer, vjp, const_inputs, meta)
+    op = OpDef(name, infer, vjp, const_inputs, meta, emit_as=emit_as)
     _REGISTRY[name] = op
     return op
 
