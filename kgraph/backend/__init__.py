@@ -12,6 +12,8 @@ from kgraph._config import (
 )
 from kgraph.backend._function import *  # noqa: F403
 from kgraph.backend._function import __all__ as _function_all
+from kgraph.backend._layers_extra import *  # noqa: F403
+from kgraph.backend._layers_extra import __all__ as _layers_extra_all
 from kgraph.backend._nn import *  # noqa: F403
 from kgraph.backend._nn import __all__ as _nn_all
 from kgraph.backend._ops import *  # noqa: F403
@@ -31,6 +33,7 @@ __all__ = [
     *_ops_all,
     *_nn_all,
     *_function_all,
+    *_layers_extra_all,
     "epsilon",
     "floatx",
     "image_data_format",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kgraph.engine.topology import Input, InputLayer, InputSpec, Layer
+from kgraph.layers.advanced_activations import ELU, LeakyReLU, PReLU, ThresholdedReLU
 from kgraph.layers.core import Activation, Dense, Dropout, Flatten
 from kgraph.layers.core_extra import (
     ActivityRegularization,
@@ -12,6 +13,8 @@ from kgraph.layers.core_extra import (
     RepeatVector,
     Reshape,
 )
+from kgraph.layers.embeddings import Embedding
+from kgraph.layers.local import LocallyConnected1D, LocallyConnected2D
 from kgraph.layers.merge import (
     Add,
     Average,
@@ -26,8 +29,21 @@ from kgraph.layers.merge import (
     maximum,
     multiply,
 )
+from kgraph.layers.noise import (
+    AlphaDropout,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout1D,
+    SpatialDropout2D,
+    SpatialDropout3D,
+)
+from kgraph.layers.normalization import BatchNormalization
 
 __all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "InputSpec", "Layer"]
 __all__ += ["ActivityRegularization", "Lambda", "Masking", "Permute", "RepeatVector", "Reshape"]
 __all__ += ["Add", "Average", "Concatenate", "Dot", "Maximum", "Multiply"]
 __all__ += ["add", "average", "concatenate", "dot", "maximum", "multiply"]
+__all__ += ["ELU", "LeakyReLU", "PReLU", "ThresholdedReLU", "Embedding", "BatchNormalization"]
+__all__ += ["LocallyConnected1D", "LocallyConnected2D"]
+__all__ += ["AlphaDropout", "GaussianDropout", "GaussianNoise"]
+__all__ += ["SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"]
