@@ -128,11 +128,6 @@ def _check_train_step(name, case, data):
     _close(model.predict(data["x"]), data["y_after"], f"{name}: predict after one step")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Model losses do not yet weight by the output mask (Keras 2.0.5 _weighted_masked_objective: "
-    "score * mask / mean(mask)); the Embedding's mask itself matches in test_layer_matches_keras",
-)
 def test_train_step_with_masked_output_matches_keras():
     name = "embedding_mask_zero"
     _check_train_step(name, CASES[name], np.load(FIXTURES / CASES[name]["npz"]))
@@ -174,11 +169,6 @@ def test_batchnorm_moving_statistics_change_in_training_and_serve_predict():
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Container.updates collects every call's updates of a layer (add_update ignores "
-    "`inputs`), so a BatchNormalization inside a nested model is updated twice in one step",
-)
 def test_batchnorm_inside_a_nested_model_trains():
     inner = Sequential([L.BatchNormalization(input_shape=(3,))])
     inp = L.Input((3,))
@@ -187,11 +177,6 @@ def test_batchnorm_inside_a_nested_model_trains():
     model.train_on_batch(np.ones((2, 3)), np.ones((2, 3)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="InTrainPhase (the training switch) has no VJP rule, so K.gradients through a "
-    "BatchNormalization, Dropout or noise layer called without a static `training` is None",
-)
 def test_gradients_through_the_training_switch():
     inp = L.Input((3,))
     (grad,) = K.gradients(K.sum(L.BatchNormalization()(inp)), [inp])

@@ -102,6 +102,9 @@ class Container(Layer):
                 if "mask" in inspect.signature(layer.call).parameters:
                     call_kwargs["mask"] = in_masks[0] if len(in_masks) == 1 else in_masks
                 outs = to_list(layer.call(ins[0] if len(ins) == 1 else ins, **call_kwargs))
+                if getattr(layer, "activity_regularizer", None) is not None:
+                    for o in outs:
+                        layer.add_loss(layer.activity_regularizer(o))
                 out_masks = to_list(layer.compute_mask(ins[0] if len(ins) == 1 else ins,
                                                        in_masks[0] if len(in_masks) == 1 else in_masks))  # fmt: skip
             for x, y, m in zip(node.output_tensors, outs, out_masks + [None] * len(outs)):
@@ -208,12 +211,30 @@ class Container(Layer):
                 )
         K.batch_set_value(list(zip(params, weights)))
 
+    def _unconditional(self, attr: str) -> list:
+        """Losses or updates of this model's layers (recursively) made outside any call."""
+        out = list(getattr(self, f"_unconditional_{attr}", []))
+        for layer in self._own_layers():
+            if isinstance(layer, Container):
+                out += layer._unconditional(attr)
+            else:
+                out += getattr(layer, f"_unconditional_{attr}", [])
+        return out
+
+    def _collect(self, attr: str) -> list:
+        out = self._unconditional(attr)
+        for _, node in self._node_order():
+            out += getattr(node, f"call_{attr}", [])
+        unique: list = []
+        for x in out:
+            if not any(x is y for y in unique):
+                unique.append(x)
+        return unique
+
     @property
     def losses(self) -> list:
-        out = []
-        for layer in self._own_layers():
-            out += [x for x in layer.losses if not any(x is y for y in out)]
-        return out
+        """The unconditional losses of the layers plus those of this model's own calls."""
+        return self._collect("losses")
 
     @losses.setter
     def losses(self, value: list) -> None:
@@ -221,10 +242,8 @@ class Container(Layer):
 
     @property
     def updates(self) -> list:
-        out = []
-        for layer in self._own_layers():
-            out += list(getattr(layer, "updates", []))
-        return out
+        """State updates (e.g. moving averages) of this model's own layer calls."""
+        return self._collect("updates")
 
     @updates.setter
     def updates(self, value: list) -> None:

@@ -23,6 +23,11 @@ _LAYER_KWARGS = {
 }  # fmt: skip
 
 
+# Losses and updates added while a layer call is running belong to that call (its Node);
+# the rest (weight regularizers made in `build`) are unconditional.
+_CALL_CAPTURE: list[tuple[list, list]] = []
+
+
 def to_list(x: Any) -> list:
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
@@ -65,6 +70,8 @@ class Node:
         self.input_shapes = input_shapes
         self.output_shapes = output_shapes
         self.arguments = arguments
+        self.call_losses: list = []
+        self.call_updates: list = []
         for layer in inbound_layers:
             if layer is not None:
                 layer.outbound_nodes.append(self)
@@ -103,6 +110,8 @@ class Layer:
         self._non_trainable_weights: list[Variable] = []
         self.losses: list = []
         self.updates: list = []
+        self._unconditional_losses: list = []
+        self._unconditional_updates: list = []
         self.constraints: dict = {}
         self.inbound_nodes: list[Node] = []
         self.outbound_nodes: list[Node] = []
@@ -180,10 +189,25 @@ class Layer:
         return int(sum(int(np.prod(w.shape)) for w in self.weights))
 
     def add_loss(self, losses: Any, inputs: Any = None) -> None:
-        self.losses += to_list(losses)
+        """Adds loss tensors. Inside a layer call they belong to that call (a model collects
+        the losses of its own calls); outside any call they are unconditional."""
+        items = to_list(losses)
+        self.losses += items
+        if _CALL_CAPTURE:
+            for captured_losses, _ in _CALL_CAPTURE:
+                captured_losses.extend(items)
+        else:
+            self._unconditional_losses += items
 
     def add_update(self, updates: Any, inputs: Any = None) -> None:
-        self.updates += to_list(updates)
+        """Adds `(variable, new value)` updates, attributed like `add_loss`."""
+        items = to_list(updates)
+        self.updates += items
+        if _CALL_CAPTURE:
+            for _, captured_updates in _CALL_CAPTURE:
+                captured_updates.extend(items)
+        else:
+            self._unconditional_updates += items
 
     # -- the call contract --------------------------------------------------------------
     def build(self, input_shape: Any) -> None:
@@ -246,18 +270,24 @@ class Layer:
             previous_mask = _unwrap(masks)
             if "mask" in inspect.signature(self.call).parameters and "mask" not in kwargs:
                 kwargs["mask"] = previous_mask
-            outputs = to_list(self.call(inputs, **kwargs))
-            outputs = [K.identity(o) if any(o is x for x in ins) else o for o in outputs]
+            captured: tuple[list, list] = ([], [])
+            _CALL_CAPTURE.append(captured)
+            try:
+                outputs = to_list(self.call(inputs, **kwargs))
+                outputs = [K.identity(o) if any(o is x for x in ins) else o for o in outputs]
+                if getattr(self, "activity_regularizer", None) is not None:
+                    with provenance_scope(f"{self.name}/activity_regularizer"):
+                        for o in outputs:
+                            self.add_loss(self.activity_regularizer(o))
+            finally:
+                _CALL_CAPTURE.pop()
             output_mask = to_list(self.compute_mask(inputs, previous_mask))
             input_shapes = [K.int_shape(x) for x in ins]
             output_shapes = to_list(self.compute_output_shape(_unwrap(input_shapes)))
             if output_shapes and not isinstance(output_shapes[0], (tuple, list)) :
                 output_shapes = [tuple(output_shapes)]
             self._add_inbound_node(ins, outputs, masks, output_mask, input_shapes, output_shapes, kwargs)
-            if getattr(self, "activity_regularizer", None) is not None:
-                with provenance_scope(f"{self.name}/activity_regularizer"):
-                    for o in outputs:
-                        self.add_loss(self.activity_regularizer(o))
+            self.inbound_nodes[-1].call_losses, self.inbound_nodes[-1].call_updates = captured
         return _unwrap(outputs)
 
     def _add_inbound_node(self, ins, outputs, masks, output_masks, input_shapes, output_shapes, arguments):

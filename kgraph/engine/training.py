@@ -27,8 +27,13 @@ def _weighted_loss(fn):
     """Keras 2.0.5's per-output loss: mean over non-sample axes, weighted, normalized by the
     fraction of non-zero weights, then averaged over the batch."""
 
-    def weighted(y_true, y_pred, weights):
+    def weighted(y_true, y_pred, weights, mask=None):
         score = fn(y_true, y_pred)
+        if mask is not None:
+            # Masked steps do not count: zero them and renormalize by the kept fraction.
+            mask = K.cast(mask, K.floatx())
+            score = score * mask
+            score = score / K.mean(mask)
         extra = list(range(K.ndim(weights), K.ndim(score)))
         if extra:
             score = K.mean(score, axis=extra)
@@ -122,7 +127,7 @@ class Model(Container):
             self.sample_weights.append(weight)
             self._target_names.append(target_name)
             self._weight_names.append(weight_name)
-            out_loss = _weighted_loss(fn)(target, y_pred, weight)
+            out_loss = _weighted_loss(fn)(target, y_pred, weight, getattr(y_pred, "_keras_mask", None))
             if len(self.outputs) > 1:
                 self.metrics_names.append(f"{name}_loss")
             term = out_loss * w if w != 1.0 else out_loss
@@ -150,7 +155,13 @@ class Model(Container):
             prefix = f"{self.output_names[i]}_" if n > 1 else ""
             for metric in names:
                 fn, label = self._resolve_metric(metric, fn_loss, self.outputs[i])
-                self.metrics_tensors.append(K.mean(fn(target, self.outputs[i])))
+                value = fn(target, self.outputs[i])
+                mask = getattr(self.outputs[i], "_keras_mask", None)
+                if mask is not None:
+                    # Metrics use the mask but not the sample weights (Keras 2.0.5).
+                    mask = K.cast(mask, K.floatx())
+                    value = K.mean(value * mask) / K.mean(mask)
+                self.metrics_tensors.append(K.mean(value))
                 self.metrics_names.append(prefix + label)
         self._output_losses = getattr(self, "_output_losses", [])
 

@@ -28,4 +28,14 @@ def _in_train_phase_infer(specs, attrs, consts):
     return [TensorSpec(broadcast_shapes(train.shape, test.shape), same_dtype(specs))]
 
 
-register("InTrainPhase", _in_train_phase_infer, meta=True)
+def _in_train_phase_vjp(ctx, g):
+    # Each branch gets the cotangent only in its own mode; specialization resolves the switch
+    # in the gradient exactly as in the forward pass.
+    from kgraph.ir import build as B
+
+    train = B.apply1("InTrainPhase", g, 0.0) if ctx.needs[0] else None
+    test = B.apply1("InTrainPhase", 0.0, g) if ctx.needs[1] else None
+    return [train, test]
+
+
+register("InTrainPhase", _in_train_phase_infer, _in_train_phase_vjp, meta=True)
