@@ -126,6 +126,20 @@ class Sequential(Model):
         return self.predict(x, batch_size=batch_size, verbose=verbose)
 
     def get_config(self) -> list[dict[str, Any]]:
-        return [{"class_name": type(la).__name__, "config": la.get_config()} for la in self.layers]
+        """Keras 2.0.5's list `[{'class_name', 'config'}, ...]`, one entry per layer."""
+        from kgraph.engine.config import sequential_config
+
+        return sequential_config(self)
+
+    @classmethod
+    def from_config(cls, config: Any, custom_objects: dict[str, Any] | None = None,
+                    safe_mode: bool = True) -> Sequential:  # fmt: skip
+        """Rebuilds from the 2.0.5 list or tf-keras's `{'name', 'layers'}` form."""
+        from kgraph.engine.config import sequential_from_config
+
+        return sequential_from_config(cls, config, custom_objects, safe_mode)
 
 
+from kgraph.models_io import model_from_config, model_from_json, model_from_yaml  # noqa: E402
+
+__all__ += ["model_from_config", "model_from_json", "model_from_yaml"]

@@ -47,3 +47,7 @@ __all__ += ["ELU", "LeakyReLU", "PReLU", "ThresholdedReLU", "Embedding", "BatchN
 __all__ += ["LocallyConnected1D", "LocallyConnected2D"]
 __all__ += ["AlphaDropout", "GaussianDropout", "GaussianNoise"]
 __all__ += ["SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"]
+
+from kgraph.layers.serialization import deserialize, serialize  # noqa: E402
+
+__all__ += ["deserialize", "serialize"]
