@@ -6,6 +6,7 @@ without recompiling. `get_updates` returns `(variable, new value)` pairs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -87,7 +88,10 @@ class Optimizer:
 
     @classmethod
     def from_config(cls, config: dict) -> Optimizer:
-        return cls(**config)
+        """The optimizer a config describes: one written by `get_config` (Keras 2.0.x), or
+        by tf-keras 2.x / Keras 3, whose settings are mapped onto the 2.0.5 arguments
+        (see `_from_tf_keras`)."""
+        return cls(**_from_tf_keras(cls, dict(config)))
 
     def _floats(self, *names: str) -> dict:
         return {n: float(K.get_value(getattr(self, n))) for n in names}
@@ -148,17 +152,25 @@ class RMSprop(Optimizer):
 
 
 class Adagrad(Optimizer):
-    def __init__(self, lr=0.01, epsilon=1e-8, decay=0.0, **kwargs):
+    """Adagrad. `initial_accumulator_value` (0 in Keras 2.0.5) exists so that tf-keras
+    configs, whose default is 0.1, load with the same starting state."""
+
+    def __init__(self, lr=0.01, epsilon=1e-8, decay=0.0, *, initial_accumulator_value=0.0,
+                 **kwargs):  # fmt: skip
         super().__init__(**kwargs)
         self.lr = self._hyper("lr", lr)
         self.decay = self._hyper("decay", decay)
         self.iterations = K.variable(0, dtype="int64", name="iterations")
         self.epsilon = epsilon
         self.initial_decay = decay
+        self.initial_accumulator_value = initial_accumulator_value
 
     def get_updates(self, params, constraints, loss):
         grads = self.get_gradients(loss, params)
-        accumulators = [K.zeros(p.shape) for p in params]
+        init = self.initial_accumulator_value
+        accumulators = [
+            K.variable(np.full(p.shape, init)) if init else K.zeros(p.shape) for p in params
+        ]
         self.weights = accumulators
         self.updates = []
         lr = self._decayed_lr()
@@ -170,7 +182,10 @@ class Adagrad(Optimizer):
         return self.updates
 
     def get_config(self):
-        return {**self._floats("lr", "decay"), "epsilon": self.epsilon, **super().get_config()}
+        init = self.initial_accumulator_value
+        extra = {"initial_accumulator_value": init} if init else {}
+        return {**self._floats("lr", "decay"), "epsilon": self.epsilon, **extra,
+                **super().get_config()}  # fmt: skip
 
 
 class Adadelta(Optimizer):
@@ -300,6 +315,83 @@ class Nadam(Optimizer):
     def get_config(self):
         return {**self._floats("lr", "beta_1", "beta_2"), "epsilon": self.epsilon,
                 "schedule_decay": self.schedule_decay, **super().get_config()}  # fmt: skip
+
+
+# tf-keras 2.x / Keras 3 config keys that never change the updates, and keys that
+# change them unless absent or at one of the listed values.
+_TF_KERAS_IGNORED = {"name", "jit_compile", "is_legacy_optimizer", "ema_momentum",
+                     "ema_overwrite_frequency", "loss_scale_factor"}  # fmt: skip
+_TF_KERAS_NEUTRAL = {
+    "use_ema": (None, False), "weight_decay": (None, 0.0), "amsgrad": (None, False),
+    "centered": (None, False), "gradient_accumulation_steps": (None, 1),
+}  # fmt: skip
+_TF_KERAS_KEYS = {"learning_rate", "global_clipnorm", *_TF_KERAS_IGNORED, *_TF_KERAS_NEUTRAL}
+
+
+def _from_tf_keras(cls: type, config: dict) -> dict:
+    """Maps a tf-keras 2.x or Keras 3 optimizer config onto 2.0.5 constructor arguments.
+
+    `learning_rate` becomes `lr` (an `InverseTimeDecay` schedule without staircase becomes
+    `lr` and `decay`, the same formula); `global_clipnorm` becomes `clipnorm` (2.0.5 clips
+    by the global norm); a legacy Nadam's `decay` is its `schedule_decay`. Keys with no
+    effect (`name`, `jit_compile`, `is_legacy_optimizer`, unused EMA settings...) are
+    dropped. Settings 2.0.5 cannot reproduce raise instead of training differently.
+
+    Raises:
+        ValueError: a setting with no 2.0.5 equivalent (per-tensor `clipnorm`, `amsgrad`,
+            `centered`, RMSprop `momentum`, `weight_decay`, `use_ema`, gradient
+            accumulation, a schedule other than InverseTimeDecay).
+    """
+    if not _TF_KERAS_KEYS & set(config):
+        return config
+    name = cls.__name__
+
+    def refuse(key: str, value: Any, hint: str = "") -> ValueError:
+        return ValueError(
+            f"Cannot load the tf-keras {name} config: {key}={value!r} has no equivalent in "
+            f"kgraph's {name} (Keras 2.0.5's).{' ' + hint if hint else ''}"
+        )
+
+    for key in _TF_KERAS_IGNORED:
+        config.pop(key, None)
+    for key, neutral in _TF_KERAS_NEUTRAL.items():
+        value = config.pop(key, None)
+        if value not in neutral:
+            raise refuse(key, value)
+    if config.get("clipnorm") is not None:
+        hint = "tf-keras clips each gradient by its own norm; 2.0.5's is its global_clipnorm."
+        raise refuse("clipnorm", config["clipnorm"], hint)
+    global_clipnorm = config.pop("global_clipnorm", None)
+    if global_clipnorm is not None:
+        config["clipnorm"] = global_clipnorm
+    for key in ("clipnorm", "clipvalue"):
+        if key in config and config[key] is None:
+            del config[key]
+    if name == "RMSprop" and config.get("momentum", 0.0):
+        raise refuse("momentum", config["momentum"])
+    if name == "RMSprop":
+        config.pop("momentum", None)
+    if name == "Nadam" and "decay" in config:
+        config["schedule_decay"] = config.pop("decay")
+    if "learning_rate" in config:
+        lr = config.pop("learning_rate")
+        if isinstance(lr, dict):
+            lr = _inverse_time_decay(lr, config, refuse, has_decay=name != "Nadam")
+        config["lr"] = lr
+    return config
+
+
+def _inverse_time_decay(
+    schedule: dict, config: dict, refuse: Callable[..., ValueError], has_decay: bool
+) -> float:
+    """`initial / (1 + rate * step / steps)` is 2.0.5's `lr / (1 + decay * iterations)`."""
+    cfg = schedule.get("config", {})
+    if (schedule.get("class_name") != "InverseTimeDecay" or cfg.get("staircase") or not has_decay
+            or config.get("decay")):  # fmt: skip
+        hint = "Only InverseTimeDecay without staircase maps onto 2.0.5's lr decay."
+        raise refuse("learning_rate", schedule.get("class_name"), hint)
+    config["decay"] = float(cfg["decay_rate"]) / float(cfg["decay_steps"])
+    return float(cfg["initial_learning_rate"])
 
 
 def _sqrt(x):

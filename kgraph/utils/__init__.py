@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kgraph.utils import generic_utils, layer_utils, np_utils
+from kgraph.utils import data_utils, generic_utils, layer_utils, np_utils
+from kgraph.utils.data_utils import GeneratorEnqueuer, OrderedEnqueuer, Sequence
 from kgraph.utils.generic_utils import (
     CustomObjectScope,
     Progbar,
@@ -16,8 +17,12 @@ from kgraph.utils.np_utils import normalize, to_categorical
 
 __all__ = [
     "CustomObjectScope",
+    "GeneratorEnqueuer",
+    "OrderedEnqueuer",
     "Progbar",
+    "Sequence",
     "custom_object_scope",
+    "data_utils",
     "deserialize_keras_object",
     "generic_utils",
     "get_custom_objects",

@@ -7,6 +7,10 @@ end of an epoch reach the callbacks after it.
 
 The model is duck-typed: callbacks only read attributes of it and set
 `model.stop_training = True` to end training.
+
+This module holds the callbacks that every `fit` uses; the monitors (EarlyStopping,
+ReduceLROnPlateau, LearningRateScheduler, ModelCheckpoint), the loggers (CSVLogger,
+RemoteMonitor) and TensorBoard live in private modules and are re-exported here.
 """
 
 from __future__ import annotations
@@ -23,11 +27,18 @@ from kgraph.utils.generic_utils import Progbar
 
 __all__ = [
     "BaseLogger",
+    "CSVLogger",
     "Callback",
     "CallbackList",
+    "EarlyStopping",
     "History",
     "LambdaCallback",
+    "LearningRateScheduler",
+    "ModelCheckpoint",
     "ProgbarLogger",
+    "ReduceLROnPlateau",
+    "RemoteMonitor",
+    "TensorBoard",
     "TerminateOnNaN",
 ]
 
@@ -317,3 +328,14 @@ class LambdaCallback(Callback):
         self.on_batch_end = on_batch_end or _ignore_epoch  # type: ignore[method-assign]
         self.on_train_begin = on_train_begin or _ignore_train  # type: ignore[method-assign]
         self.on_train_end = on_train_end or _ignore_train  # type: ignore[method-assign]
+
+
+# Imported last: these modules subclass `Callback` from this package.
+from kgraph.callbacks._loggers import CSVLogger, RemoteMonitor  # noqa: E402
+from kgraph.callbacks._monitors import (  # noqa: E402
+    EarlyStopping,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+)
+from kgraph.callbacks._tensorboard import TensorBoard  # noqa: E402
