@@ -23,8 +23,9 @@ class Container(Layer):
         self._init_graph(inputs, outputs)
 
     def _init_graph(self, inputs: Any, outputs: Any) -> None:
-        self.inputs = to_list(inputs)
-        self.outputs = to_list(outputs)
+        # Dicts of tensors are taken in their order (their keys do not rename anything).
+        self.inputs = list(inputs.values()) if isinstance(inputs, dict) else to_list(inputs)
+        self.outputs = list(outputs.values()) if isinstance(outputs, dict) else to_list(outputs)
         for x in self.inputs:
             history = getattr(x, "_keras_history", None)
             if history is None or not isinstance(history[0], InputLayer):

@@ -14,8 +14,11 @@ from kgraph.utils.generic_utils import (
 )
 from kgraph.utils.layer_utils import print_summary
 from kgraph.utils.np_utils import normalize, to_categorical
+from kgraph.utils.vis_utils import model_to_dot, plot_model
 
 __all__ = [
+    "model_to_dot",
+    "plot_model",
     "CustomObjectScope",
     "GeneratorEnqueuer",
     "OrderedEnqueuer",

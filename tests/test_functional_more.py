@@ -1,0 +1,77 @@
+"""More of the functional API: trainable toggling, add_loss-only models, dict inputs, plots."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+import kgraph.backend as K
+from kgraph.engine.training import Model
+from kgraph.layers import Dense, Input
+from kgraph.models import Sequential
+from kgraph.utils import plot_model
+
+
+def test_trainable_toggle_takes_effect_at_the_next_compile():
+    frozen = Dense(3, input_dim=2, name="frozen")
+    model = Sequential([frozen, Dense(1)])
+    model.compile("sgd", "mse")
+    x, y = np.ones((4, 2), "float32"), np.ones((4, 1), "float32")
+    frozen.trainable = False
+    before = frozen.get_weights()[0].copy()
+    model.train_on_batch(x, y)  # compiled while trainable: still updates
+    assert not np.allclose(frozen.get_weights()[0], before)
+    assert frozen.trainable_weights == [] and len(model.non_trainable_weights) == 2
+    model.compile("sgd", "mse")
+    before = frozen.get_weights()[0].copy()
+    head_before = model.layers[1].get_weights()[0].copy()
+    model.train_on_batch(x, y)
+    np.testing.assert_array_equal(frozen.get_weights()[0], before)
+    assert not np.allclose(model.layers[1].get_weights()[0], head_before)
+
+
+def test_compile_without_loss_trains_on_added_losses():
+    x = Input(shape=(2,))
+    dense = Dense(1, use_bias=False, kernel_initializer="ones")
+    y = dense(x)
+    model = Model(x, y)
+    model.add_loss(K.mean(K.square(y)))
+    model.compile("sgd", loss=None)
+    assert model.metrics_names == ["loss"]
+    data = np.ones((4, 2), "float32")
+    loss = model.train_on_batch(data, None)
+    assert loss == pytest.approx(4.0)
+    np.testing.assert_allclose(dense.get_weights()[0], np.full((2, 1), 1 - 0.01 * 4.0), rtol=1e-6)
+
+
+def test_compile_with_nothing_to_optimize_is_an_error():
+    x = Input(shape=(2,))
+    model = Model(x, Dense(1)(x))
+    with pytest.raises(RuntimeError, match="no loss to optimize"):
+        model.compile("sgd", loss=None)
+
+
+def test_model_accepts_dicts_of_tensors():
+    a, b = Input(shape=(2,), name="a"), Input(shape=(3,), name="b")
+    out = Dense(1, name="out")(Dense(2)(a))
+    model = Model({"a": a}, {"out": out})
+    assert model.input_names == ["a"] and model.output_names == ["out"]
+    assert model.predict({"a": np.ones((3, 2), "float32")}).shape == (3, 1)
+    del b
+
+
+def test_plot_model_draws_or_says_what_is_missing(tmp_path):
+    model = Sequential([Dense(2, input_dim=3), Dense(1)])
+    target = tmp_path / "model.png"
+    if importlib.util.find_spec("pydot") is None:
+        with pytest.raises(ImportError, match="pip install pydot"):
+            plot_model(model, to_file=str(target))
+    else:
+        try:
+            plot_model(model, to_file=str(target), show_shapes=True)
+        except ImportError as err:
+            assert "graphviz" in str(err)
+        else:
+            assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
