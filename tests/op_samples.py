@@ -167,6 +167,80 @@ SAMPLES: dict[str, list[Sample]] = {
     ],
     "Softmax": [Sample([r(3, 5)], {"axis": -1}), Sample([r(2, 3, 4)], {"axis": 1})],
     "LogSoftmax": [Sample([r(3, 5)], {"axis": -1}), Sample([r(2, 3, 4)], {"axis": 0})],
+    # convolution and pooling (channels first, explicit pads: begins then ends)
+    "Conv": [
+        Sample(
+            [r(2, 3, 6, 5), r(4, 3, 3, 2), r(4)],
+            {"strides": (2, 1), "pads": (1, 0, 2, 1), "dilations": (1, 2)},
+        ),
+        Sample([r(2, 3, 9), r(4, 3, 2)], {"pads": (2, 0), "dilations": (2,)}),
+        Sample(
+            [r(1, 2, 4, 5, 3), r(3, 2, 2, 3, 2)], {"strides": (1, 2, 1), "pads": (0, 1, 1, 1, 1, 0)}
+        ),
+        Sample(
+            [r(2, 4, 5, 5), r(6, 2, 3, 3)], {"group": 2, "pads": (1, 1, 1, 1), "strides": (2, 2)}
+        ),
+        Sample([r(2, 3, 4, 4), r(6, 1, 2, 2), r(6)], {"group": 3, "auto_pad": "SAME_UPPER"}),
+        Sample([r(2, 3, 4, 3), r(5, 3, 1, 1)]),
+    ],
+    "ConvTranspose": [
+        Sample(
+            [r(2, 3, 3, 4), r(3, 2, 3, 2), r(2)],
+            {
+                "strides": (2, 1),
+                "pads": (1, 0, 0, 1),
+                "dilations": (1, 2),
+                "output_padding": (1, 0),
+            },
+        ),
+        Sample([r(2, 2, 5), r(2, 3, 3)], {"strides": (3,), "pads": (1, 1)}),
+    ],
+    "MaxPool": [
+        Sample(
+            [distinct(2, 3, 7, 6)],
+            {"kernel_shape": (3, 2), "strides": (2, 1), "pads": (1, 0, 1, 1)},
+        ),
+        Sample([distinct(2, 2, 9)], {"kernel_shape": (2,), "strides": (2,)}),
+        Sample(
+            [distinct(1, 2, 4, 5, 3)],
+            {"kernel_shape": (2, 2, 2), "strides": (2, 2, 1), "pads": (0, 0, 0, 0, 1, 1)},
+        ),
+        Sample(
+            [distinct(2, 2, 6, 6)],
+            {"kernel_shape": (3, 3), "dilations": (2, 1), "pads": (1, 1, 1, 1)},
+        ),
+        # storage_order asks for the Indices output too (flat indices over the whole tensor).
+        Sample(
+            [distinct(2, 2, 5, 4)],
+            {"kernel_shape": (2, 2), "strides": (2, 2), "pads": (0, 0, 1, 0), "storage_order": 0},
+            grad=[],
+        ),
+    ],
+    "AveragePool": [
+        Sample(
+            [r(2, 3, 7, 6)],
+            {
+                "kernel_shape": (3, 2),
+                "strides": (2, 1),
+                "pads": (1, 0, 1, 1),
+                "count_include_pad": 0,
+            },
+        ),
+        Sample(
+            [r(2, 3, 7, 6)],
+            {
+                "kernel_shape": (3, 3),
+                "strides": (2, 2),
+                "pads": (1, 1, 1, 1),
+                "count_include_pad": 1,
+            },
+        ),
+        Sample([r(2, 2, 9)], {"kernel_shape": (2,), "strides": (2,)}),
+        Sample(
+            [r(1, 2, 4, 5, 3)],
+            {"kernel_shape": (2, 2, 2), "strides": (1, 2, 1), "pads": (0, 0, 1, 1, 1, 0)},
+        ),
+    ],
 }
 
 # IR-only ops are resolved before emission; each has a dedicated test named here.

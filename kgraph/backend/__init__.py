@@ -10,6 +10,8 @@ from kgraph._config import (
     set_floatx,
     set_image_data_format,
 )
+from kgraph.backend._conv import *  # noqa: F403
+from kgraph.backend._conv import __all__ as _conv_all
 from kgraph.backend._function import *  # noqa: F403
 from kgraph.backend._function import __all__ as _function_all
 from kgraph.backend._layers_extra import *  # noqa: F403
@@ -33,6 +35,7 @@ __all__ = [
     *_ops_all,
     *_nn_all,
     *_function_all,
+    *_conv_all,
     *_layers_extra_all,
     "epsilon",
     "floatx",

@@ -48,6 +48,13 @@ __all__ += ["LocallyConnected1D", "LocallyConnected2D"]
 __all__ += ["AlphaDropout", "GaussianDropout", "GaussianNoise"]
 __all__ += ["SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"]
 
+from kgraph.layers.convolutional import *  # noqa: E402, F403
+from kgraph.layers.convolutional import __all__ as _convolutional_all  # noqa: E402
+from kgraph.layers.pooling import *  # noqa: E402, F403
+from kgraph.layers.pooling import __all__ as _pooling_all  # noqa: E402
+
+__all__ += [*_convolutional_all, *_pooling_all]
+
 from kgraph.layers.serialization import deserialize, serialize  # noqa: E402
 
 __all__ += ["deserialize", "serialize"]

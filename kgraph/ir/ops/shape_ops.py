@@ -170,6 +170,10 @@ def _slice_vjp(ctx, g):
     for s, e, a, st in zip(*(ctx.attrs[k] for k in ("starts", "ends", "axes", "steps"))):
         a = norm_axis(a, x.ndim)
         dim = x.shape[a]
+        if st == 1 and dim is None and s >= 0 and (e < 0 or e == _INT_MAX):
+            # Offsets from both ends (a crop) need no static size.
+            pads[a], pads[a + x.ndim] = s, (0 if e == _INT_MAX else -e)
+            continue
         if st != 1 or dim is None:
             raise LoweringError("the gradient of Slice needs step 1 and a static sliced axis")
         lo, hi, _ = slice(s, e, st).indices(dim)

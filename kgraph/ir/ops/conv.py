@@ -1,0 +1,376 @@
+"""Convolution and pooling over channels-first tensors: Conv, ConvTranspose, MaxPool, AveragePool.
+
+Layouts follow ONNX: inputs are (N, C, *spatial); Conv weights are (out, in/group, *kernel),
+ConvTranspose weights (in, out, *kernel). Producers give explicit `pads` (begin values, then
+end values), so padding is exact and the gradients can reuse it; `auto_pad` is understood
+for imported graphs.
+
+Gradients, measured on onnxruntime's CPU kernels (the choices matter for training speed):
+- Conv input: `ConvTranspose` of the cotangent with the same geometry, `output_padding`
+  taking up the rows a strided window never reached.
+- Conv weight: im2col as one grouped Conv with one-hot kernels (patches (N, C*K, P)), then a
+  batched MatMul with the cotangent summed over the batch. On the reference CNN's layers
+  (batch 128) it beats a Conv with the batch as channels by 3-4x and Slice+Concat im2col
+  with one Gemm by 2-7x.
+- MaxPool: a second MaxPool that also returns Indices, then ScatterND(reduction="add") into
+  a flat zero tensor: exact with overlapping windows; a tie goes to the first maximum, as
+  in TensorFlow. (Equality masks over reshaped windows measured 2-5x slower.)
+- AveragePool: the cotangent divided by each window's cell count, spread back by a
+  ConvTranspose with a ones kernel over (N*C, 1, *spatial).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from kgraph.ir import build as B
+from kgraph.ir.dtypes import DType
+from kgraph.ir.errors import LoweringError, ShapeError
+from kgraph.ir.ops._rules import same_dtype
+from kgraph.ir.ops.registry import register
+from kgraph.ir.spec import TensorSpec
+
+__all__ = ["same_pads", "conv_weight_grad"]
+
+
+# -- geometry ----------------------------------------------------------------------------
+def same_pads(
+    length: int, kernel: int, stride: int, dilation: int = 1, upper: bool = True
+) -> tuple[int, int]:
+    """TensorFlow's SAME padding (the extra cell at the end) for one spatial axis."""
+    dk = (kernel - 1) * dilation + 1
+    out = -(-length // stride)
+    total = max((out - 1) * stride + dk - length, 0)
+    small = total // 2
+    return (small, total - small) if upper else (total - small, small)
+
+
+def _geometry(
+    spatial: Sequence[int | None], kernel: Sequence[int], attrs
+) -> tuple[tuple, tuple, tuple | None]:
+    """(strides, dilations, pads) with ONNX defaults; pads None when auto_pad needs unknown dims."""
+    n = len(kernel)
+    strides = tuple(attrs.get("strides") or (1,) * n)
+    dilations = tuple(attrs.get("dilations") or (1,) * n)
+    if len(strides) != n or len(dilations) != n:
+        raise ShapeError(f"strides {strides} and dilations {dilations} need {n} values each")
+    if min(strides) < 1 or min(dilations) < 1:
+        raise ShapeError(f"strides {strides} and dilations {dilations} must be positive")
+    auto = attrs.get("auto_pad", "NOTSET")
+    if auto in ("NOTSET", None):
+        pads = tuple(attrs.get("pads") or (0,) * (2 * n))
+        if len(pads) != 2 * n or min(pads) < 0:
+            raise ShapeError(f"pads {pads} needs {2 * n} non-negative values")
+    elif auto == "VALID":
+        pads = (0,) * (2 * n)
+    elif auto in ("SAME_UPPER", "SAME_LOWER"):
+        if any(d is None for d in spatial):
+            return strides, dilations, None
+        pairs = [
+            same_pads(d, k, s, dl, auto == "SAME_UPPER")
+            for d, k, s, dl in zip(spatial, kernel, strides, dilations, strict=True)
+        ]
+        pads = tuple(p[0] for p in pairs) + tuple(p[1] for p in pairs)
+    else:
+        raise ShapeError(f"unknown auto_pad {auto!r}")
+    return strides, dilations, pads
+
+
+def _out_lengths(spatial, kernel, strides, dilations, pads, attrs) -> tuple[int | None, ...]:
+    if attrs.get("ceil_mode", 0):
+        raise ShapeError("ceil_mode=1 is not supported; pad explicitly instead")
+    n = len(kernel)
+    out = []
+    for i, (d, k, s, dl) in enumerate(zip(spatial, kernel, strides, dilations, strict=True)):
+        if d is None or pads is None:
+            out.append(None)
+            continue
+        dk = (k - 1) * dl + 1
+        span = d + pads[i] + pads[i + n] - dk
+        if span < 0:
+            raise ShapeError(
+                f"the window (size {k}, dilated to {dk}) is larger than spatial axis {i} "
+                f"(size {d}, padded to {d + pads[i] + pads[i + n]})"
+            )
+        out.append(span // s + 1)
+    return tuple(out)
+
+
+def _resolved(x, kernel, attrs) -> tuple[tuple, tuple, tuple]:
+    strides, dilations, pads = _geometry(x.shape[2:], kernel, attrs)
+    if pads is None:
+        raise LoweringError("the gradient of an auto_pad=SAME op needs static spatial dimensions")
+    return strides, dilations, pads
+
+
+def _output_padding(x, y, kernel, strides, dilations, pads) -> tuple[tuple[int, ...], list[int]]:
+    """What a ConvTranspose from y's spatial size needs to give back x's size: the static
+    `output_padding`, and the axes whose shortfall is known only at run time."""
+    n = len(kernel)
+    extra, unknown = [], []
+    for i, (k, s, dl) in enumerate(zip(kernel, strides, dilations, strict=True)):
+        size, out = x.shape[2 + i], y.shape[2 + i]
+        if s == 1:
+            extra.append(0)
+        elif size is None or out is None:
+            extra.append(0)
+            unknown.append(2 + i)
+        else:
+            extra.append(size + pads[i] + pads[i + n] - ((k - 1) * dl + 1) - (out - 1) * s)
+    return tuple(extra), unknown
+
+
+def _grow_to(t, x, axes: Sequence[int]):
+    """Appends zeros along `axes` until t's runtime size matches x's: the trailing cells
+    that no strided window reached get a zero gradient."""
+
+    def part(shape, start, end):
+        return B.apply1("Slice", shape, starts=(start,), ends=(end,), axes=(0,), steps=(1,))
+
+    want = B.apply1("Shape", x)
+    for axis in axes:
+        have = B.apply1("Shape", t)
+        missing = B.sub(part(want, axis, axis + 1), part(have, axis, axis + 1))
+        shape = B.apply1(
+            "Concat", part(have, 0, axis), missing, part(have, axis + 1, t.ndim), axis=0
+        )
+        zeros = B.apply1("ConstantOfShape", shape, value=np.zeros((), t.dtype.numpy))
+        t = B.apply1("Concat", t, zeros, axis=axis)
+    return t
+
+
+def _channel_dims(spec, what: str) -> None:
+    if spec.rank < 3:
+        raise ShapeError(
+            f"{what} needs a (N, C, *spatial) input of rank >= 3, got rank {spec.rank}"
+        )
+
+
+# -- Conv --------------------------------------------------------------------------------
+def _check_bias(specs, channels) -> None:
+    if len(specs) == 3:
+        b = specs[2]
+        if b.rank != 1 or (channels is not None and b.shape[0] not in (None, channels)):
+            raise ShapeError(f"the bias must have shape ({channels},), got {b.shape}")
+
+
+def _conv_infer(specs, attrs, consts):
+    x, w = specs[:2]
+    _channel_dims(x, "Conv")
+    if w.rank != x.rank:
+        raise ShapeError(
+            f"the weight must have rank {x.rank} (out, in/group, *kernel), got rank {w.rank}"
+        )
+    kernel = tuple(w.shape[2:])
+    if None in kernel or attrs.get("kernel_shape") not in (None, kernel):
+        raise ShapeError(
+            f"kernel_shape {attrs.get('kernel_shape')} must match the weight's {kernel}"
+        )
+    group = attrs.get("group", 1)
+    c, o = x.shape[1], w.shape[0]
+    if c is not None and w.shape[1] is not None and w.shape[1] * group != c:
+        raise ShapeError(
+            f"the input has {c} channels but the weight expects {w.shape[1]} x group {group}"
+        )
+    if o is not None and o % group:
+        raise ShapeError(f"{o} output channels are not divisible by group {group}")
+    _check_bias(specs, o)
+    strides, dilations, pads = _geometry(x.shape[2:], kernel, attrs)
+    out = _out_lengths(x.shape[2:], kernel, strides, dilations, pads, attrs)
+    return [TensorSpec((x.shape[0], o) + out, same_dtype(specs))]
+
+
+def _block_diagonal(w, group: int):
+    """A grouped weight (O, C/G, *K) as the equivalent dense (O, C, *K) weight."""
+    o, cg, *kernel = w.shape
+    og = o // group
+    w6 = B.reshape(w, [group, og, 1, cg, *kernel])
+    mask = np.eye(group, dtype=w.dtype.numpy).reshape([group, 1, group, 1] + [1] * len(kernel))
+    return B.reshape(B.mul(w6, w.graph.constant(mask)), [o, group * cg, *kernel])
+
+
+def conv_weight_grad(x, g, w_shape: Sequence[int], attrs, group: int = 1):
+    """d<g, Conv(x, W)>/dW for a weight of shape (O, C/group, *K): im2col + batched MatMul."""
+    o, cg, *kernel = (int(d) for d in w_shape)
+    c, k = cg * group, math.prod(kernel)
+    strides, dilations, pads = _resolved(x, kernel, attrs)
+    if k == 1 and max(strides) == 1 and max(pads) == 0:
+        patches = x
+    else:
+        eye = np.eye(k, dtype=x.dtype.numpy).reshape([k, 1, *kernel])
+        onehot = x.graph.constant(np.tile(eye, (c, 1) + (1,) * len(kernel)))
+        patches = B.apply1("Conv", x, onehot, group=c, kernel_shape=tuple(kernel), strides=strides,
+                           pads=pads, dilations=dilations)  # fmt: skip
+    p4 = B.reshape(patches, [0, group, cg * k, -1])
+    g4 = B.transpose(B.reshape(g, [0, group, o // group, -1]), (0, 1, 3, 2))
+    per_sample = B.matmul(p4, g4)
+    total = B.apply1("ReduceSum", per_sample, axes=(0,), keepdims=0)
+    return B.reshape(B.transpose(total, (0, 2, 1)), [o, cg, *kernel])
+
+
+def _bias_grad(g):
+    return B.apply1("ReduceSum", g, axes=(0,) + tuple(range(2, g.ndim)), keepdims=0)
+
+
+def _conv_vjp(ctx, g):
+    x, w = ctx.inputs[:2]
+    kernel = tuple(w.shape[2:])
+    group = ctx.attrs.get("group", 1)
+    strides, dilations, pads = _resolved(x, kernel, ctx.attrs)
+    gx = gw = None
+    if ctx.needs[0]:
+        dense = _block_diagonal(w, group) if group > 1 else w
+        extra, unknown = _output_padding(x, ctx.y, kernel, strides, dilations, pads)
+        gx = B.apply1("ConvTranspose", g, dense, kernel_shape=kernel, strides=strides, pads=pads,
+                      dilations=dilations, output_padding=extra)  # fmt: skip
+        gx = _grow_to(gx, x, unknown)
+    if ctx.needs[1]:
+        gw = conv_weight_grad(x, g, w.shape, ctx.attrs, group)
+    grads = [gx, gw]
+    if len(ctx.inputs) == 3:
+        grads.append(_bias_grad(g) if ctx.needs[2] else None)
+    return grads
+
+
+register("Conv", _conv_infer, _conv_vjp)
+
+
+# -- ConvTranspose -----------------------------------------------------------------------
+def _conv_transpose_infer(specs, attrs, consts):
+    x, w = specs[:2]
+    _channel_dims(x, "ConvTranspose")
+    if w.rank != x.rank:
+        raise ShapeError(
+            f"the weight must have rank {x.rank} (in, out, *kernel), got rank {w.rank}"
+        )
+    if (
+        attrs.get("group", 1) != 1
+        or attrs.get("output_shape")
+        or attrs.get("auto_pad", "NOTSET") != "NOTSET"
+    ):
+        raise ShapeError("only group=1 with explicit pads and output_padding is supported")
+    kernel = tuple(w.shape[2:])
+    if x.shape[1] is not None and w.shape[0] not in (None, x.shape[1]):
+        raise ShapeError(f"the input has {x.shape[1]} channels but the weight expects {w.shape[0]}")
+    _check_bias(specs, w.shape[1])
+    strides, dilations, pads = _geometry(x.shape[2:], kernel, attrs)
+    n = len(kernel)
+    extra = tuple(attrs.get("output_padding") or (0,) * n)
+    if len(extra) != n or any(not 0 <= e < s for e, s in zip(extra, strides, strict=True)):
+        raise ShapeError(
+            f"output_padding {extra} needs {n} values, each below its stride {strides}"
+        )
+    out = []
+    for i, (d, k, s, dl) in enumerate(zip(x.shape[2:], kernel, strides, dilations, strict=True)):
+        size = (
+            None if d is None else (d - 1) * s + (k - 1) * dl + 1 + extra[i] - pads[i] - pads[i + n]
+        )
+        if size is not None and size < 1:
+            raise ShapeError(f"pads {pads} leave no output along spatial axis {i}")
+        out.append(size)
+    return [TensorSpec((x.shape[0], w.shape[1]) + tuple(out), same_dtype(specs))]
+
+
+def _conv_transpose_vjp(ctx, g):
+    # ConvTranspose is the adjoint of Conv: its input gradient is a Conv, and its weight
+    # gradient is a Conv weight gradient with the roles of input and cotangent swapped.
+    x, w = ctx.inputs[:2]
+    kernel = tuple(w.shape[2:])
+    strides, dilations, pads = _resolved(x, kernel, ctx.attrs)
+    geometry = {"kernel_shape": kernel, "strides": strides, "pads": pads, "dilations": dilations}
+    gx = B.apply1("Conv", g, w, **geometry) if ctx.needs[0] else None
+    gw = conv_weight_grad(g, x, w.shape, geometry) if ctx.needs[1] else None
+    grads = [gx, gw]
+    if len(ctx.inputs) == 3:
+        grads.append(_bias_grad(g) if ctx.needs[2] else None)
+    return grads
+
+
+register("ConvTranspose", _conv_transpose_infer, _conv_transpose_vjp)
+
+
+# -- pooling -----------------------------------------------------------------------------
+def _pool_infer(specs, attrs, consts):
+    x = specs[0]
+    _channel_dims(x, "pooling")
+    kernel = tuple(attrs.get("kernel_shape") or ())
+    if len(kernel) != x.rank - 2:
+        raise ShapeError(
+            f"kernel_shape {kernel} needs {x.rank - 2} values for a rank-{x.rank} input"
+        )
+    strides, dilations, pads = _geometry(x.shape[2:], kernel, attrs)
+    out = TensorSpec(
+        x.shape[:2] + _out_lengths(x.shape[2:], kernel, strides, dilations, pads, attrs), x.dtype
+    )
+    # storage_order only matters for the Indices output; the IR asks for Indices with it.
+    if "storage_order" in attrs:
+        return [out, TensorSpec(out.shape, DType.int64)]
+    return [out]
+
+
+def _max_pool_vjp(ctx, g):
+    x = ctx.x
+    attrs = {**ctx.attrs, "storage_order": 0}
+    _, where = B.apply("MaxPool", [x], **attrs)
+    zeros = B.apply1("ConstantOfShape", B.shape_of(x), value=np.zeros((), x.dtype.numpy))
+    flat = B.apply1(
+        "ScatterND",
+        B.reshape(zeros, [-1]),
+        B.reshape(where, [-1, 1]),
+        B.reshape(g, [-1]),
+        reduction="add",
+    )
+    return [B.reshape(flat, B.shape_of(x))]
+
+
+def _window_counts(x, y, kernel, strides, pads) -> np.ndarray:
+    """How many real (unpadded) cells each window covers, shape (1, 1, *out)."""
+    counts = np.ones((), np.int64)
+    for i, (k, s) in enumerate(zip(kernel, strides, strict=True)):
+        size, out = x.shape[2 + i], y.shape[2 + i]
+        if size is None or out is None:
+            raise LoweringError(
+                f"AveragePool with count_include_pad=0 and pads needs a static spatial axis {i}"
+            )
+        start = np.arange(out) * s - pads[i]
+        counts = np.multiply.outer(counts, np.minimum(start + k, size) - np.maximum(start, 0))
+    return counts[None, None]
+
+
+def _planes(t):
+    """(N, C, *spatial) -> (N*C, 1, *spatial), so one kernel serves every channel."""
+    spatial = t.shape[2:]
+    if None not in spatial:
+        return B.reshape(t, [-1, 1, *spatial])
+    tail = B.apply1(
+        "Slice", B.apply1("Shape", t), starts=(2,), ends=(t.ndim,), axes=(0,), steps=(1,)
+    )
+    return B.reshape(
+        t, B.apply1("Concat", t.graph.constant(np.array([-1, 1], np.int64)), tail, axis=0)
+    )
+
+
+def _average_pool_vjp(ctx, g):
+    x, y = ctx.x, ctx.y
+    kernel = tuple(ctx.attrs["kernel_shape"])
+    strides, dilations, pads = _resolved(x, kernel, ctx.attrs)
+    if ctx.attrs.get("count_include_pad", 0) or not any(pads):
+        scaled = B.mul(g, 1.0 / math.prod(kernel))
+    else:
+        counts = _window_counts(x, y, kernel, strides, pads)
+        scaled = B.div(g, g.graph.constant(counts.astype(g.dtype.numpy)))
+    planes = _planes(scaled)
+    ones = g.graph.constant(np.ones((1, 1) + kernel, g.dtype.numpy))
+    extra, unknown = _output_padding(x, y, kernel, strides, dilations, pads)
+    spread = B.apply1("ConvTranspose", planes, ones, kernel_shape=kernel, strides=strides, pads=pads,
+                      output_padding=extra)  # fmt: skip
+    if unknown:
+        spread = _grow_to(spread, _planes(x), unknown)
+    return [B.reshape(spread, B.shape_of(x))]
+
+
+register("MaxPool", _pool_infer, _max_pool_vjp)
+register("AveragePool", _pool_infer, _average_pool_vjp)
