@@ -11,7 +11,7 @@ import onnxruntime as ort
 
 from runtime.state import StateBuffer
 
-__all__ = ["Executor", "resolve_providers", "clear_cache"]
+__all__ = ["Executor", "resolve_providers", "clear_cache", "bake_state"]
 
 _SESSIONS: dict[tuple[str, tuple[str, ...]], ort.InferenceSession] = {}
 
@@ -44,6 +44,21 @@ def _session(model_bytes: bytes, providers: Sequence[str]) -> ort.InferenceSessi
         sess = ort.InferenceSession(model_bytes, opts, providers=list(providers))
         _SESSIONS[key] = sess
     return sess
+
+
+def bake_state(model_bytes: bytes, state: Sequence[tuple[str, np.ndarray]]) -> bytes:
+    """The same program with the given state inputs turned into initializers holding their
+    current values: onnxruntime can then pre-pack weight matrices for its GEMM kernels."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load_from_string(model_bytes)
+    values = dict(state)
+    kept = [i for i in model.graph.input if i.name not in values]
+    del model.graph.input[:]
+    model.graph.input.extend(kept)
+    model.graph.initializer.extend(numpy_helper.from_array(v, n) for n, v in values.items())
+    return model.SerializeToString()
 
 
 class Executor:

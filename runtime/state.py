@@ -16,7 +16,7 @@ class StateBuffer:
     buffer's lifetime, which lets executors keep their bindings.
     """
 
-    __slots__ = ("_sides", "_cur", "device", "shape", "dtype")
+    __slots__ = ("_sides", "_cur", "device", "shape", "dtype", "version")
 
     def __init__(self, value: np.ndarray, device: str = "cpu") -> None:
         # np.ascontiguousarray would turn a 0-d scalar into shape (1,).
@@ -29,6 +29,8 @@ class StateBuffer:
             ort.OrtValue.ortvalue_from_numpy(value.copy(), device),
         ]
         self._cur = 0
+        self.version = 0
+        """Counts changes of the value, so a consumer can tell whether a copy is stale."""
 
     @property
     def side(self) -> int:
@@ -44,6 +46,7 @@ class StateBuffer:
 
     def flip(self) -> None:
         self._cur = 1 - self._cur
+        self.version += 1
 
     def read(self) -> np.ndarray:
         return np.array(self.current.numpy(), copy=True)
@@ -53,3 +56,4 @@ class StateBuffer:
         if value.shape != self.shape:
             raise ValueError(f"expected a value of shape {self.shape}, got {value.shape}")
         self.current.update_inplace(value)
+        self.version += 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,9 +11,11 @@ import numpy as np
 
 from kgraph import callbacks as cbks
 from kgraph.engine.data import batch_ranges, slice_arrays
+from kgraph.engine.functions import CompiledFunction
 from kgraph.utils.generic_utils import Progbar
+from lowering.loop import loop_steps
 
-__all__ = ["fit", "test_loop", "predict_loop", "standardize_weights"]
+__all__ = ["fit", "test_loop", "predict_loop", "standardize_weights", "NanLossWatch"]
 
 
 def standardize_weights(targets, sample_weight, class_weight, names, modes) -> list[np.ndarray]:
@@ -114,6 +118,9 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
     if verbose and val_ins is not None:
         print(f"Train on {n} samples, validate on {val_ins[0].shape[0]} samples")
     index_array = np.arange(n)
+    steps = getattr(model, "steps_per_execution", 1)
+    run_group = _group_runner(train_fn, model._feed_names)
+    nan_watch = NanLossWatch(callback_list)
     for epoch in range(initial_epoch, epochs):
         callbacks.on_epoch_begin(epoch)
         if shuffle == "batch":
@@ -122,26 +129,81 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
             np.random.shuffle(index_array)
         epoch_logs: dict[str, Any] = {}
         ranges = batch_ranges(n, batch_size)
-        for batch_index, (start, end) in enumerate(ranges):
-            batch_ids = index_array[start:end]
-            batch = [a[batch_ids] for a in ins]
-            batch_logs = {"batch": batch_index, "size": len(batch_ids)}
-            callbacks.on_batch_begin(batch_index, batch_logs)
-            outs = train_fn(batch)
-            for label, value in zip(out_labels, outs):
-                batch_logs[label] = float(value)
-            callbacks.on_batch_end(batch_index, batch_logs)
+        for group in _groups(ranges, batch_size, steps):
+            ids = [index_array[start:end] for start, end in (ranges[i] for i in group)]
+            logs = [{"batch": i, "size": len(b)} for i, b in zip(group, ids, strict=True)]
+            # With steps_per_execution > 1 the group's steps run in one call: every batch
+            # gets on_batch_begin before it and on_batch_end, with its own values, after;
+            # a stop_training set within a group takes effect after the group (it has run).
+            for batch_logs in logs:
+                callbacks.on_batch_begin(batch_logs["batch"], batch_logs)
+            for batch_logs, outs in zip(logs, run_group(ins, ids), strict=True):
+                for label, value in zip(out_labels, outs, strict=True):
+                    batch_logs[label] = float(value)
+                nan_watch.check(batch_logs, epoch)
+                callbacks.on_batch_end(batch_logs["batch"], batch_logs)
             if callback_model.stop_training:
                 break
-            if batch_index == len(ranges) - 1 and val_fn is not None:
+            if group[-1] == len(ranges) - 1 and val_fn is not None:
                 val_outs = test_loop(val_fn, val_ins, batch_size, verbose=0)
-                for label, value in zip(out_labels, val_outs):
+                for label, value in zip(out_labels, val_outs, strict=True):
                     epoch_logs["val_" + label] = value
         callbacks.on_epoch_end(epoch, epoch_logs)
         if callback_model.stop_training:
             break
     callbacks.on_train_end()
     return model.history
+
+
+class NanLossWatch:
+    """Warns once per training run when a batch loss is NaN or infinite: the update of that
+    step has most likely written NaN into the weights. Silent when a `TerminateOnNaN`
+    callback is there to stop training."""
+
+    def __init__(self, callbacks: Sequence[Any]) -> None:
+        self.active = not any(isinstance(c, cbks.TerminateOnNaN) for c in callbacks)
+
+    def check(self, batch_logs: dict[str, Any], epoch: int) -> None:
+        loss = batch_logs.get("loss")
+        if self.active and loss is not None and not np.isfinite(loss):
+            self.active = False
+            warnings.warn(
+                f"The loss of batch {batch_logs.get('batch')} in epoch {epoch} is {loss}: the "
+                "weights may now contain NaN or inf, and training goes on. Lower the learning "
+                "rate or check the data; pass callbacks.TerminateOnNaN() to stop at the first "
+                "invalid loss.",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+
+
+def _groups(ranges: Sequence[tuple[int, int]], batch_size: int, steps: int) -> list[list[int]]:
+    """Batch indices per runtime call: runs of `steps` full-size batches, then the rest
+    (fewer than `steps` batches, or a smaller last batch) one by one."""
+    full = sum(1 for start, end in ranges if end - start == batch_size)
+    cut = full - full % steps if steps > 1 else 0
+    groups = [list(range(i, i + steps)) for i in range(0, cut, steps)]
+    return groups + [[i] for i in range(cut, len(ranges))]
+
+
+_LOOPED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _group_runner(train_fn: CompiledFunction, feed_names: Sequence[str]):
+    """`run(ins, ids)` -> one list of fetched values per batch in `ids` (index arrays into
+    the arrays `ins`); a group of several batches runs as one ONNX Loop call."""
+
+    def run(ins: Sequence[np.ndarray], ids: list[np.ndarray]) -> list[list[np.ndarray]]:
+        if len(ids) == 1:
+            return [train_fn([a[ids[0]] for a in ins])]
+        looped = _LOOPED.get(train_fn)
+        if looped is None:
+            looped = _LOOPED[train_fn] = CompiledFunction(loop_steps(train_fn.program), feed_names)
+        stacked = np.stack(ids)  # (steps, batch): one gather per array gives the stack
+        outs = looped([a[stacked] for a in ins])
+        return [[o[j] for o in outs] for j in range(len(ids))]
+
+    return run
 
 
 def _deduped(names: list[str]) -> list[str]:
@@ -184,8 +246,9 @@ def predict_loop(fn, ins: Sequence[np.ndarray], batch_size: int, verbose: int = 
     specs = fn.output_specs() if hasattr(fn, "output_specs") else None
     if specs is not None:
         results = [np.empty((n,) + shape, dtype=dtype) for shape, dtype in specs]
-        for start, end in batch_ranges(n, batch_size):
-            fn.call_into([a[start:end] for a in ins], [r[start:end] for r in results])
+        ranges = batch_ranges(n, batch_size)
+        for start, end in ranges:
+            fn.call_into([a[start:end] for a in ins], [r[start:end] for r in results], len(ranges))
             if progbar is not None:
                 progbar.update(end)
         return results
