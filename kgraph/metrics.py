@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from kgraph import backend as K
 from kgraph import losses as _losses
+from kgraph.ir import DType
+from kgraph.ir import build as B
 from kgraph.utils.generic_utils import deserialize_keras_object
 
 __all__ = [
@@ -25,23 +29,38 @@ def categorical_accuracy(y_true, y_pred):
 
 
 def sparse_categorical_accuracy(y_true, y_pred):
-    labels = K.cast(K.max(y_true, axis=-1), "int64")
-    return K.cast(K.equal(labels, K.argmax(y_pred, axis=-1)), K.floatx())
+    # Keras 2.0.5 compares the float label with the float argmax (1.5 never matches).
+    predicted = K.cast(K.argmax(y_pred, axis=-1), K.floatx())
+    return K.cast(K.equal(K.max(y_true, axis=-1), predicted), K.floatx())
 
 
 def _in_top_k(y_pred, labels, k: int):
-    # A label is in the top k when fewer than k classes score strictly higher.
-    picked = K.sum(y_pred * K.one_hot(labels, int(y_pred.shape[-1])), axis=-1, keepdims=True)
+    """`tf.nn.in_top_k`: the label's class is in the top k when fewer than k classes score
+    strictly higher (ties at the boundary count as in). Works for any number of classes."""
+    g = y_pred.graph
+    classes = B.dim_size(y_pred, [y_pred.ndim - 1], DType.int64)
+    ids = B.apply1("Range", g.constant(np.int64(0)), classes, g.constant(np.int64(1)))
+    hit = K.equal(K.expand_dims(labels, -1), ids)
+    # Where, not a product with a one-hot row: an infinite score must not turn into NaN.
+    picked = K.max(K.switch(hit, y_pred, -np.inf), axis=-1, keepdims=True)
     higher = K.sum(K.cast(K.greater(y_pred, picked), K.floatx()), axis=-1)
     return K.cast(K.less(higher, float(k)), K.floatx())
 
 
+def _batch_mean(hits):
+    # Keras 2.0.5 returns K.mean(in_top_k(...), axis=-1): for 2-D predictions (the only
+    # kind its in_top_k takes) the batch mean. Higher ranks keep one value per position,
+    # so an output mask can weight them.
+    return K.mean(hits, axis=-1) if K.ndim(hits) == 1 else hits
+
+
 def top_k_categorical_accuracy(y_true, y_pred, k: int = 5):
-    return _in_top_k(y_pred, K.argmax(y_true, axis=-1), k)
+    return _batch_mean(_in_top_k(y_pred, K.argmax(y_true, axis=-1), k))
 
 
 def sparse_top_k_categorical_accuracy(y_true, y_pred, k: int = 5):
-    return _in_top_k(y_pred, K.cast(K.max(y_true, axis=-1), "int64"), k)
+    labels = K.cast(K.max(y_true, axis=-1), "int64")
+    return _batch_mean(_in_top_k(y_pred, labels, k))
 
 
 mean_squared_error = mse = MSE = _losses.mean_squared_error

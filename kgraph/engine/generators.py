@@ -212,6 +212,7 @@ def fit_generator(model, generator, steps_per_epoch=None, epochs=1, verbose=1, c
                 validation_data, workers, max_queue_size, use_multiprocessing
             )
         callback_model.stop_training = False
+        nan_watch = loops.NanLossWatch(callback_list)
         for epoch in range(initial_epoch, epochs):
             callback_list.on_epoch_begin(epoch)
             epoch_logs: dict[str, Any] = {}
@@ -228,6 +229,7 @@ def fit_generator(model, generator, steps_per_epoch=None, epochs=1, verbose=1, c
                 )
                 for label, value in zip(out_labels, _as_list(outs), strict=True):
                     batch_logs[label] = value
+                nan_watch.check(batch_logs, epoch)
                 callback_list.on_batch_end(step, batch_logs)
                 if callback_model.stop_training:
                     break

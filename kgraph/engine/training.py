@@ -56,16 +56,23 @@ class Model(Container):
 
     _compiled = False
 
-    def compile(self, optimizer, loss=None, metrics=None, loss_weights=None, sample_weight_mode=None, **kwargs):
+    def compile(self, optimizer, loss=None, metrics=None, loss_weights=None, sample_weight_mode=None,
+                steps_per_execution=1, **kwargs):  # fmt: skip
         """Configures training: resolves the optimizer, losses and metrics and builds the
-        loss graph. Programs are lowered lazily, on first use.
+        loss graph. Programs are lowered lazily, on first use. With `steps_per_execution=N`,
+        `fit` runs N train steps per onnxruntime call (an ONNX `Loop`), with the same results.
 
         Raises:
             ValueError: an unknown optimizer, loss or metric name (the valid ones are listed),
-                or a loss/loss_weights structure that does not fit the outputs.
+                a loss/loss_weights structure that does not fit the outputs, or a
+                `steps_per_execution` that is not a positive integer.
         """
         if kwargs:
             raise TypeError(f"Invalid argument(s) to compile: {sorted(kwargs)}")
+        spe = steps_per_execution
+        if isinstance(spe, bool) or not isinstance(spe, (int, np.integer)) or spe < 1:
+            raise ValueError(f"steps_per_execution must be a positive integer, got {spe!r}")
+        self.steps_per_execution = int(spe)
         # A compile that fails part-way must not leave the previous programs running under
         # the new (partial) loss and metric names.
         self._compiled = False
