@@ -15,6 +15,7 @@ from kgraph import activations, constraints, initializers, regularizers
 from kgraph import backend as K
 from kgraph.backend._conv import convolve
 from kgraph.engine.topology import InputSpec, Layer
+from kgraph.layers._common import kernel_bias_config
 from kgraph.layers._spatial import (
     Cropping1D,
     Cropping2D,
@@ -137,15 +138,7 @@ class _Conv(Layer):
             "padding": self.padding,
             "data_format": self.data_format,
             "dilation_rate": self.dilation_rate,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
+            **kernel_bias_config(self),
         }
         return {**super().get_config(), **config}
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from kgraph import activations, constraints, initializers, regularizers
 from kgraph import backend as K
 from kgraph.engine.topology import InputSpec, Layer
+from kgraph.layers._common import kernel_bias_config
 
 __all__ = ["Dense", "Activation", "Dropout", "Flatten"]
 
@@ -71,15 +70,7 @@ class Dense(Layer):
     def get_config(self):
         config = {
             "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
+            **kernel_bias_config(self),
         }
         return {**super().get_config(), **config}
 

@@ -14,6 +14,7 @@ from kgraph import activations, constraints, initializers, regularizers
 from kgraph import backend as K
 from kgraph.engine.topology import InputSpec, Layer
 from kgraph.ir import build as B
+from kgraph.layers._common import kernel_bias_config
 
 __all__ = ["LocallyConnected1D", "LocallyConnected2D"]
 
@@ -93,15 +94,7 @@ class _LocallyConnected(Layer):
             "kernel_size": self.kernel_size,
             "strides": self.strides,
             "padding": self.padding,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
+            **kernel_bias_config(self),
         }
         return {**super().get_config(), **config}
 
