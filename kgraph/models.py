@@ -143,3 +143,6 @@ class Sequential(Model):
 from kgraph.models_io import model_from_config, model_from_json, model_from_yaml  # noqa: E402
 
 __all__ += ["model_from_config", "model_from_json", "model_from_yaml"]
+from kgraph.engine.saving_model import load_model, save_model  # noqa: E402
+
+__all__ += ["load_model", "save_model"]

@@ -42,7 +42,14 @@ def model_from_config(config: Mapping[str, Any], custom_objects: Mapping[str, An
             "`model_from_config` expects a dictionary, not a list. Maybe you meant to use "
             "`Sequential.from_config(config)`?"
         )
-    return deserialize(config, custom_objects=custom_objects, safe_mode=safe_mode)
+    try:
+        return deserialize(config, custom_objects=custom_objects, safe_mode=safe_mode)
+    except (ValueError, TypeError, KeyError):
+        raise
+    except Exception as err:  # a malformed value deep in a layer's config
+        raise ValueError(
+            f"Cannot build the model from this config: {type(err).__name__}: {err}"
+        ) from err
 
 
 def model_from_json(json_string: str, custom_objects: Mapping[str, Any] | None = None,
@@ -55,7 +62,11 @@ def model_from_json(json_string: str, custom_objects: Mapping[str, Any] | None =
         clone.set_weights(model.get_weights())
         ```
     """
-    return model_from_config(json.loads(json_string), custom_objects, safe_mode)
+    try:
+        config = json.loads(json_string)
+    except RecursionError:
+        raise ValueError("The model JSON is nested too deeply to be a model config") from None
+    return model_from_config(config, custom_objects, safe_mode)
 
 
 def _safe_yaml_loader() -> type:

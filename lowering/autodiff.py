@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kgraph.ir import Graph, LoweringError, Tensor, provenance_scope
+from kgraph.ir import Graph, Tensor, provenance_scope
 from kgraph.ir import build as B
 from kgraph.ir.ops import VjpContext, get_op
 
@@ -43,10 +43,9 @@ def gradients(
                 continue
             ins = graph.inputs(nid)
             ctx = VjpContext(ins, outs, node.attrs, [t.node in relevant for t in ins])
-            if len(outs) > 1:
-                raise LoweringError(f"{node.op}: multi-output VJP rules are not supported yet")
             with provenance_scope(f"grad/{node.provenance or node.op}"):
-                grads = rule(ctx, cots[0])
+                # A multi-output rule gets one cotangent per output (None where unused).
+                grads = rule(ctx, *cots)
                 for t, g, need in zip(ins, grads, ctx.needs):
                     if g is None or not need:
                         continue

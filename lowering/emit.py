@@ -12,6 +12,7 @@ from onnx import helper, numpy_helper
 from kgraph.ir import Graph, LoweringError, Tensor
 from kgraph.ir.dtypes import DType
 from kgraph.ir.ops import OPSET, get_op
+from kgraph.ir.ops.registry import EmitContext
 
 __all__ = ["emit", "EmitResult", "IR_VERSION"]
 
@@ -108,6 +109,15 @@ def emit(
             if op.meta:
                 raise LoweringError(f"meta op {node.op} (node %{node.id}) reached emission")
             args = [names[t] for t in graph.inputs(node.id)]
+            outs = []
+            for t in graph.outputs(node.id):
+                names[t] = direct.get(t) or unique(f"t{node.id}" + (f"_{t.index}" if t.index else ""))
+                outs.append(names[t])
+            if op.emit is not None:
+                specs = [t.spec for t in graph.inputs(node.id)]
+                ctx = EmitContext(dict(node.attrs), args, outs, specs, list(node.outputs), unique)
+                nodes.extend(op.emit(ctx))
+                continue
             attrs = {}
             for key, value in node.attrs.items():
                 if key in op.const_inputs:
@@ -124,10 +134,6 @@ def emit(
                 args.append(cname)
             while args and args[-1] == "":
                 args.pop()
-            outs = []
-            for t in graph.outputs(node.id):
-                names[t] = direct.get(t) or unique(f"t{node.id}" + (f"_{t.index}" if t.index else ""))
-                outs.append(names[t])
             nodes.append(helper.make_node(op.emit_as or node.op, args, outs, name=f"n{node.id}", **attrs))
 
     graph_outputs = []

@@ -1,4 +1,5 @@
-"""The lowering pipeline: select -> specialize -> autodiff -> updates -> clean-up -> emit."""
+"""The lowering pipeline: select -> specialize -> autodiff -> updates -> clean-up ->
+inference forms of recurrences -> emit."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import onnx
 from kgraph.ir import Graph, LoweringError, Tensor, Variable
 from lowering.cleanup import eliminate_common_subexpressions, eliminate_dead_code
 from lowering.emit import emit
+from lowering.recurrent import lower_recurrences
 from lowering.select import rebind, select
 from lowering.specialize import specialize
 from lowering.updates import collect_updates
@@ -76,6 +78,10 @@ def lower(
     replaced = eliminate_common_subexpressions(g)
     outputs = [(n, _follow(replaced, t)) for n, t in outputs]
     eliminate_dead_code(g, [t for _, t in outputs])
+    lowered = lower_recurrences(g)
+    if lowered:
+        outputs = [(n, _follow(lowered, t)) for n, t in outputs]
+        eliminate_dead_code(g, [t for _, t in outputs])
     result = emit(g, feeds, outputs, variables_as=variables_as, name=name, metadata=metadata)
     onnx.checker.check_model(result.model)
     return Program(

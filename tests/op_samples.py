@@ -149,6 +149,7 @@ SAMPLES: dict[str, list[Sample]] = {
     "Slice": [
         Sample([r(4, 6)], {"starts": (1, 0), "ends": (3, 5), "axes": (0, 1), "steps": (1, 1)}),
         Sample([r(4, 6)], {"starts": (-2,), "ends": (2**63 - 1,), "axes": (1,), "steps": (1,)}),
+        Sample([r(4, 3, 2)], {"starts": (-1,), "ends": (-(2**63 - 1),), "axes": (0,), "steps": (-1,)}),
     ],
     "Pad": [Sample([r(3, 4)], {"pads": (1, 0, 2, 3)})],
     "Gather": [Sample([r(5, 3), Const(np.array([[0, 4], [2, 2]], np.int64))], {"axis": 0})],
@@ -242,6 +243,75 @@ SAMPLES: dict[str, list[Sample]] = {
         ),
     ],
 }
+
+
+def _recurrent_samples() -> dict[str, list[Sample]]:
+    """Whole recurrences (time-major, T=3, batch 2, 3 features, 2 units), their reverse
+    pass, and ONNX's fused RNN ops. Masks and dropout masks are not differentiated."""
+    t, b, f, u = 3, 2, 3, 2
+
+    def keras(cell, gates, extra=(), **attrs):
+        base = {"activation": "tanh", "recurrent_activation": "hard_sigmoid", "save": 1}
+        ins = [r(t, b, f), r(f, gates * u, lo=-0.7, hi=0.7), r(u, gates * u, lo=-0.7, hi=0.7),
+               r(gates * u, lo=-0.3, hi=0.3), r(b, u, lo=-0.5, hi=0.5)]  # fmt: skip
+        ins += [r(b, u)] if cell == "lstm" else []
+        return ins + list(extra), {"cell": cell, **base, **attrs}
+
+    def drop(n, width):
+        return (rng.random((n, b, width)) > 0.3) * (1.0 / 0.7)
+
+    lstm, lstm_attrs = keras("lstm", 4)
+    gru, gru_attrs = keras("gru", 3, [bools(t, b), drop(3, f), drop(3, u)], has_mask=1, n_din=3, n_drec=3,
+                           recurrent_activation="sigmoid")  # fmt: skip
+    gru2, gru2_attrs = keras("gru", 3, [r(3 * u, lo=-0.3, hi=0.3), bools(t, b), drop(1, u)], reset_after=1,
+                             has_mask=1, n_drec=1, activation="elu")  # fmt: skip
+    rnn, rnn_attrs = keras("simple", 1, [bools(t, b), drop(1, f)], has_mask=1, n_din=1, activation="softsign")
+    lstm2, lstm2_attrs = keras("lstm", 4, [bools(t, b), drop(4, f), drop(4, u)], has_mask=1, n_din=4, n_drec=4,
+                               recurrent_activation="sigmoid", save=0)  # fmt: skip
+    # The masked inference form with the native op's weights: this mask is neither a prefix
+    # nor a suffix, so both evaluators run the Scan branch (onnx's reference LSTM ignores
+    # sequence_lens; the native branch is checked against Keras in test_recurrent.py).
+    holes = np.array([[True, False], [False, True], [True, True]])
+    onnx_w = [r(1, 4 * u, f), r(1, 4 * u, u), r(1, 8 * u)]
+    native_attrs = (("activations", ("Sigmoid", "Tanh", "Tanh")), ("hidden_size", u), ("layout", 0))
+    lstm3, lstm3_attrs = keras("lstm", 4, [holes] + onnx_w, has_mask=1, recurrent_activation="sigmoid", save=0,
+                               native=1, native_op="LSTM", native_attrs=native_attrs)  # fmt: skip
+    grad_lstm = [r(t, b, u), r(b, u), r(b, u), r(u, 4 * u), r(t, b, 4 * u, lo=0.1, hi=0.9), r(t, b, u),
+                 r(t, b, u), bools(t, b), drop(4, u)]  # fmt: skip
+    grad_gru = [r(b, u), r(u, 3 * u), r(t, b, 3 * u, lo=0.1, hi=0.9), r(t, b, u), r(t, b, u)]
+    grad_rnn = [r(t, b, u), r(b, u), r(u, u), r(t, b, u, lo=-0.9, hi=0.9), bools(t, b)]
+    common = {"activation": "tanh", "recurrent_activation": "sigmoid"}
+
+    def native(gates, dirs=1):
+        # onnxruntime has float32 kernels only: the harness compares those.
+        return [r(t, b, f), r(dirs, gates * u, f), r(dirs, gates * u, u), r(dirs, 2 * gates * u),
+                np.full(b, t, np.int32), r(dirs, b, u)]  # fmt: skip
+
+    return {
+        "KerasRNN": [
+            Sample(lstm, lstm_attrs),
+            Sample(gru, gru_attrs, grad=[0, 1, 2, 3, 4]),
+            Sample(gru2, gru2_attrs, grad=[0, 1, 2, 3, 4, 5]),
+            Sample(rnn, rnn_attrs, grad=[0, 1, 2, 3, 4]),
+            Sample(lstm2, lstm2_attrs, grad=[]),
+            Sample(lstm3, lstm3_attrs, grad=[]),
+        ],
+        "KerasRNNGrad": [
+            Sample(grad_lstm, {"cell": "lstm", **common, "has_dy": 1, "has_mask": 1, "n_drec": 4}),
+            Sample(grad_gru, {"cell": "gru", **common, "reset_after": 1}),
+            Sample(grad_rnn, {"cell": "simple", **common, "has_dy": 1, "has_mask": 1}),
+        ],
+        "LSTM": [Sample(native(4) + [r(1, b, u)], {"hidden_size": u})],
+        "GRU": [
+            Sample(native(3), {"hidden_size": u, "linear_before_reset": 1}),
+            Sample(native(3, dirs=2), {"hidden_size": u, "direction": "bidirectional"}),
+        ],
+        "RNN": [Sample(native(1), {"hidden_size": u})],
+    }
+
+
+SAMPLES.update(_recurrent_samples())
+
 
 # IR-only ops are resolved before emission; each has a dedicated test named here.
 META_TESTS = {

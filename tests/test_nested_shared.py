@@ -53,3 +53,11 @@ def test_shared_layer_gradients_sum_over_its_uses():
     assert shared.get_input_at(1) is b
     with pytest.raises(AttributeError, match="multiple inbound nodes"):
         shared.output
+
+
+def test_a_layer_called_twice_in_a_chain():
+    d = Dense(3, input_dim=3, kernel_initializer="identity", bias_initializer="ones")
+    x = Input(shape=(3,))
+    model = Model(x, d(d(x)))
+    assert [la.name for la in model.layers] == [x._keras_history[0].name, d.name]
+    np.testing.assert_allclose(model.predict(np.zeros((1, 3), "float32")), [[2.0, 2.0, 2.0]])

@@ -197,6 +197,9 @@ def normalize_layer_config(cls: type, class_name: str, config: dict) -> dict:
         out.pop("input_shape")  # Keras writes both for an InputLayer; the batch form is complete
     if "dtype" in out:
         out["dtype"] = _dtype(out["dtype"], where)
+    axis = out.get("axis")
+    if class_name == "BatchNormalization" and isinstance(axis, list) and len(axis) == 1:
+        out["axis"] = axis[0]  # tf-keras writes the built layer's axis as a one-item list
     own, inherited = _constructor_args(cls)
     for key in list(out):
         if key in own:

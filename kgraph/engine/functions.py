@@ -90,7 +90,10 @@ class CompiledFunction:
         return executor.run(batch, ins, self._outs)
 
     def output_specs(self) -> list[tuple[tuple, np.dtype]] | None:
-        """Static (shape without batch, dtype) of each fetch, or None if any is unknown."""
+        """Static (shape without batch, dtype) of each fetch, or None if any is unknown (or
+        the program updates state, which `call_into` does not write back)."""
+        if self.program.state_out:
+            return None
         if not hasattr(self, "_output_specs"):
             self._output_specs = self._read_output_specs()
         return self._output_specs

@@ -133,25 +133,30 @@ class Container(Layer):
         order: list[int] = []
         inputs = {id(x) for x in self.inputs}
 
-        def visit(tensor: Any, d: int, seen: frozenset) -> None:
+        node_depth: dict[int, int] = {}
+
+        def visit(tensor: Any, d: int) -> None:
+            # Depth is tracked per call (node), so a layer called twice in a chain is fine;
+            # a layer's depth is the largest of its calls' depths.
             layer, node_index, _ = tensor._keras_history
             key = id(layer)
-            if key in seen:
-                return
             if key not in layers:
                 layers[key] = layer
                 order.append(key)
             depth[key] = max(depth.get(key, 0), d)
-            if id(tensor) in inputs:
+            if id(tensor) in inputs or isinstance(layer, InputLayer):
                 return
             node = layer.inbound_nodes[node_index]
-            if not node.inbound_layers and not isinstance(layer, InputLayer):
+            if node_depth.get(id(node), -1) >= d:
+                return
+            node_depth[id(node)] = d
+            if not node.inbound_layers:
                 return
             for x in node.input_tensors:
-                visit(x, d + 1, seen | {key})
+                visit(x, d + 1)
 
         for out in self.outputs:
-            visit(out, 0, frozenset())
+            visit(out, 0)
         for x in self.inputs:
             layer = x._keras_history[0]
             if id(layer) not in layers:
@@ -251,6 +256,30 @@ class Container(Layer):
         pass
 
     @property
+    def stateful(self) -> bool:
+        return any(getattr(layer, "stateful", False) for layer in self._own_layers())
+
+    @stateful.setter
+    def stateful(self, value: bool) -> None:
+        pass
+
+    @property
+    def state_updates(self) -> list:
+        """The new states of this model's stateful layer calls (recurrent layers with
+        `stateful=True`): every program, predict and evaluate included, applies them."""
+        out = []
+        for layer, node in self._node_order():
+            if getattr(layer, "stateful", False) and not isinstance(layer, Container):
+                out += [u for u in node.call_updates if isinstance(u, tuple)]
+        return out
+
+    def reset_states(self) -> None:
+        """Zeros the states of every stateful layer."""
+        for layer in self._own_layers():
+            if getattr(layer, "stateful", False) and hasattr(layer, "reset_states"):
+                layer.reset_states()
+
+    @property
     def uses_learning_phase(self) -> bool:
         return any(getattr(x, "_uses_learning_phase", False) for x in self.outputs)
 
@@ -264,6 +293,13 @@ class Container(Layer):
         from kgraph.engine.saving import save_weights
 
         save_weights(self, filepath, overwrite=overwrite)
+
+    def save(self, filepath: str, overwrite: bool = True, include_optimizer: bool = True) -> None:
+        """Saves the architecture, weights, training config and optimizer state to one HDF5
+        file in Keras's layout (atomically); `kgraph.models.load_model` reads it back."""
+        from kgraph.engine.saving_model import save_model
+
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def load_weights(self, filepath: str, by_name: bool = False, skip_mismatch: bool = False) -> None:
         """Loads HDF5 weights written by kgraph or Keras, by topology or by layer name."""

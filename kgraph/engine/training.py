@@ -233,7 +233,8 @@ class Model(Container):
     def _make_test_function(self) -> CompiledFunction:
         self._check_compiled("evaluating")
         if self._test_fn is None:
-            program = lower(get_default_graph(), self._feeds(), self._fetches(), training=False, name=f"{self.name}_test")
+            program = lower(get_default_graph(), self._feeds(), self._fetches(), training=False, name=f"{self.name}_test",
+                            state_updates=self.state_updates)  # fmt: skip
             self._test_fn = CompiledFunction(program, self._feed_names)
         return self._test_fn
 
@@ -245,13 +246,15 @@ class Model(Container):
                 names.append(_unique(name, names))
             fetches = list(zip(names, self.outputs))
             program = lower(get_default_graph(), list(zip(self.input_names, self.inputs)), fetches,
-                            training=False, name=f"{self.name}_predict")  # fmt: skip
+                            training=False, name=f"{self.name}_predict", state_updates=self.state_updates)  # fmt: skip
             fn = self._predict_fn = CompiledFunction(program, self.input_names)
         return fn
 
     # -- data ---------------------------------------------------------------------------
     def _standardize_user_data(self, x, y, sample_weight=None, class_weight=None, check_batch_axis=True):
         self._check_compiled("training/testing")
+        # A stateful model's inputs fix the batch size; whole arrays are checked per batch.
+        check_batch_axis = check_batch_axis and not self.stateful
         shapes = [tuple(t._keras_shape) for t in self.inputs]
         owners = [self._input_owner(i) for i in range(len(self.inputs))]
         x = standardize_input_data(x, self.input_names, shapes, check_batch_axis, "input", owners)
@@ -270,6 +273,21 @@ class Model(Container):
         check_array_lengths(x, y, weights)
         return x, y, weights
 
+    def _check_stateful_batches(self, n: int, batch_size: int, what: str) -> None:
+        """A stateful layer keeps one state per sample of a fixed-size batch: every batch
+        must have exactly that size (Keras 2.0.5 checks divisibility)."""
+        for layer in self.layers:
+            states = getattr(layer, "states", None) if getattr(layer, "stateful", False) else None
+            if not states or states[0] is None:
+                continue
+            fixed = states[0].shape[0]
+            if min(batch_size, n) != fixed or n % fixed:
+                raise ValueError(
+                    f"{what}: layer {layer.name} is stateful with a fixed batch size of {fixed}, but got "
+                    f"{n} samples in batches of {min(batch_size, n)}. In a stateful network pass "
+                    f"batch_size={fixed} and a number of samples that can be divided by it."
+                )
+
     def _input_owner(self, i: int) -> str | None:
         layer = self.input_layers[i]
         for node in layer.outbound_nodes:
@@ -286,12 +304,17 @@ class Model(Container):
             epochs = kwargs.pop("nb_epoch")
         if kwargs:
             raise TypeError(f"Unrecognized keyword arguments: {sorted(kwargs)}")
+        if self.stateful and x is not None:
+            first = next(iter(x.values())) if isinstance(x, dict) else x[0] if isinstance(x, (list, tuple)) else x
+            self._check_stateful_batches(len(first), batch_size, "fit")
         return loops.fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
                          validation_data, shuffle, class_weight, sample_weight, initial_epoch)  # fmt: skip
 
     def evaluate(self, x, y, batch_size=32, verbose=1, sample_weight=None):
         """Loss and metrics on (x, y), averaged over batches weighted by batch size."""
         x, y, w = self._standardize_user_data(x, y, sample_weight=sample_weight)
+        if self.stateful:
+            self._check_stateful_batches(x[0].shape[0], batch_size, "evaluate")
         outs = loops.test_loop(self._make_test_function(), x + y + w, batch_size, verbose)
         return outs[0] if len(outs) == 1 else outs
 
@@ -302,37 +325,48 @@ class Model(Container):
         x = standardize_input_data(x, self.input_names, shapes, False, "input", owners)
         if len({a.shape[0] for a in x}) > 1:
             raise ValueError(f"All input arrays should have the same number of samples. Got array shapes: {[a.shape for a in x]}")
+        if self.stateful:
+            self._check_stateful_batches(x[0].shape[0], batch_size, "predict")
         outs = loops.predict_loop(self._make_predict_function(), x, batch_size, verbose)
         return outs[0] if len(outs) == 1 else outs
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
         """One gradient step on one batch; returns the loss (and metrics) before the update."""
         x, y, w = self._standardize_user_data(x, y, sample_weight=sample_weight, class_weight=class_weight)
+        if self.stateful:
+            self._check_stateful_batches(x[0].shape[0], x[0].shape[0], "train_on_batch")
         outs = self._make_train_function()(x + y + w)
         outs = [float(o) for o in outs]
         return outs[0] if len(outs) == 1 else outs
 
     def test_on_batch(self, x, y, sample_weight=None):
         x, y, w = self._standardize_user_data(x, y, sample_weight=sample_weight)
+        if self.stateful:
+            self._check_stateful_batches(x[0].shape[0], x[0].shape[0], "test_on_batch")
         outs = [float(o) for o in self._make_test_function()(x + y + w)]
         return outs[0] if len(outs) == 1 else outs
 
-    def to_onnx(self, opset=None):
-        """The inference graph as an `onnx.ModelProto` (weights as initializers)."""
+    def to_onnx(self, opset=None, training=False):
+        """The model as an `onnx.ModelProto`: the inference graph (weights as initializers)
+        or, with `training=True`, the train step (see `kgraph.engine.export`)."""
         from kgraph.engine.export import to_onnx
 
-        return to_onnx(self, opset)
+        return to_onnx(self, opset, training=training)
 
-    def export(self, filepath, format="onnx", opset=None):  # noqa: A002
-        """Writes the inference graph to an `.onnx` file that plain onnxruntime serves."""
+    def export(self, filepath, format="onnx", opset=None, training=False):  # noqa: A002
+        """Writes an `.onnx` file that plain onnxruntime runs: the inference graph, or with
+        `training=True` the train step, whose naming convention `kgraph.engine.export`
+        documents (batch and state in, loss, metrics and new state out)."""
         from kgraph.engine.export import export
 
-        export(self, filepath, format=format, opset=opset)
+        export(self, filepath, format=format, opset=opset, training=training)
 
     def predict_on_batch(self, x):
         shapes = [tuple(t._keras_shape) for t in self.inputs]
         owners = [self._input_owner(i) for i in range(len(self.inputs))]
         x = standardize_input_data(x, self.input_names, shapes, False, "input", owners)
+        if self.stateful:
+            self._check_stateful_batches(x[0].shape[0], x[0].shape[0], "predict_on_batch")
         outs = self._make_predict_function()(x)
         return outs[0] if len(outs) == 1 else outs
 

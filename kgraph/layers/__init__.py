@@ -58,3 +58,8 @@ __all__ += [*_convolutional_all, *_pooling_all]
 from kgraph.layers.serialization import deserialize, serialize  # noqa: E402
 
 __all__ += ["deserialize", "serialize"]
+
+from kgraph.layers.recurrent import GRU, LSTM, Recurrent, SimpleRNN  # noqa: E402
+from kgraph.layers.wrappers import Bidirectional, TimeDistributed, Wrapper  # noqa: E402
+
+__all__ += ["Recurrent", "SimpleRNN", "GRU", "LSTM", "Wrapper", "TimeDistributed", "Bidirectional"]

@@ -14,7 +14,9 @@ from kgraph.ir.spec import TensorSpec, format_shape
 if TYPE_CHECKING:
     from kgraph.ir.graph import Graph, Tensor
 
-__all__ = ["OpDef", "VjpContext", "register", "get_op", "registered_ops", "infer_outputs"]
+__all__ = [
+    "OpDef", "VjpContext", "EmitContext", "register", "get_op", "registered_ops", "infer_outputs",
+]  # fmt: skip
 
 InferFn = Callable[[list[TensorSpec], dict[str, Any], list["np.ndarray | None"]], list[TensorSpec]]
 
@@ -42,6 +44,24 @@ VjpFn = Callable[..., Sequence["Tensor | None"]]
 
 
 @dataclass(frozen=True)
+class EmitContext:
+    """What an emission rule sees: the node's attributes, the ONNX names of its inputs and
+    the names its outputs must get, their specs, and `fresh(base)`, which returns a new
+    graph-unique name for any intermediate (subgraph names included)."""
+
+    attrs: dict[str, Any]
+    inputs: list[str]
+    outputs: list[str]
+    input_specs: list[TensorSpec]
+    output_specs: list[TensorSpec]
+    fresh: Callable[[str], str]
+
+
+EmitFn = Callable[[EmitContext], list[Any]]
+"""Returns the ONNX NodeProtos (in order) that compute the node's outputs."""
+
+
+@dataclass(frozen=True)
 class OpDef:
     """An op type of the IR vocabulary.
 
@@ -61,6 +81,9 @@ class OpDef:
     emit_as: str | None = None
     """The ONNX op emitted for an IR op that exists only to carry a different rule
     (StopGradient is emitted as Identity)."""
+    emit: EmitFn | None = None
+    """For an IR op that is not one ONNX node (a whole recurrence becomes a Scan with a
+    body graph): builds its ONNX nodes."""
 
 
 _REGISTRY: dict[str, OpDef] = {}
@@ -74,11 +97,12 @@ def register(
     const_inputs: tuple[str, ...] = (),
     meta: bool = False,
     emit_as: str | None = None,
+    emit: EmitFn | None = None,
 ) -> OpDef:
     """Registers an op type. Registering a name twice is an error."""
     if name in _REGISTRY:
         raise RegistryError(f"op {name!r} is already registered")
-    op = OpDef(name, infer, vjp, const_inputs, meta, emit_as=emit_as)
+    op = OpDef(name, infer, vjp, const_inputs, meta, emit_as=emit_as, emit=emit)
     _REGISTRY[name] = op
     return op
 
