@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kgraph import activations, constraints, initializers, regularizers
+from kgraph import constraints, initializers, regularizers
 from kgraph import backend as K
 from kgraph.backend._conv import convolve
 from kgraph.engine.topology import InputSpec, Layer
-from kgraph.layers._common import kernel_bias_config
+from kgraph.layers._common import kernel_bias_config, set_kernel_bias_args
 from kgraph.layers._spatial import (
     Cropping1D,
     Cropping2D,
@@ -64,15 +64,9 @@ class _Conv(Layer):
         self.dilation_rate = checked(
             self, conv_utils.normalize_tuple, dilation_rate, rank, "dilation_rate"
         )
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        set_kernel_bias_args(self, activation, use_bias, kernel_initializer, bias_initializer,
+                             kernel_regularizer, bias_regularizer, activity_regularizer,
+                             kernel_constraint, bias_constraint)  # fmt: skip
         self.input_spec = InputSpec(ndim=rank + 2)
 
     @property

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from kgraph import activations, constraints, initializers, regularizers
+from kgraph import activations
 from kgraph import backend as K
 from kgraph.engine.topology import InputSpec, Layer
-from kgraph.layers._common import kernel_bias_config
+from kgraph.layers._common import kernel_bias_config, set_kernel_bias_args
 
 __all__ = ["Dense", "Activation", "Dropout", "Flatten"]
 
@@ -33,15 +33,9 @@ class Dense(Layer):
         if int(units) <= 0:
             raise ValueError(f"Dense units must be a positive integer, got {units!r}")
         self.units = int(units)
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        set_kernel_bias_args(self, activation, use_bias, kernel_initializer, bias_initializer,
+                             kernel_regularizer, bias_regularizer, activity_regularizer,
+                             kernel_constraint, bias_constraint)  # fmt: skip
         self.input_spec = InputSpec(min_ndim=2)
         self.supports_masking = True
 

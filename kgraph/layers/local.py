@@ -10,11 +10,10 @@ import itertools
 
 import numpy as np
 
-from kgraph import activations, constraints, initializers, regularizers
 from kgraph import backend as K
 from kgraph.engine.topology import InputSpec, Layer
 from kgraph.ir import build as B
-from kgraph.layers._common import kernel_bias_config
+from kgraph.layers._common import kernel_bias_config, set_kernel_bias_args
 
 __all__ = ["LocallyConnected1D", "LocallyConnected2D"]
 
@@ -68,15 +67,9 @@ class _LocallyConnected(Layer):
             raise ValueError(
                 f"Layer {self.name}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}"
             )
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        set_kernel_bias_args(self, activation, use_bias, kernel_initializer, bias_initializer,
+                             kernel_regularizer, bias_regularizer, activity_regularizer,
+                             kernel_constraint, bias_constraint)  # fmt: skip
         self.input_spec = InputSpec(ndim=self._rank + 2)
 
     def _add_weights(self, kernel_shape, bias_shape):
