@@ -1,5 +1,5 @@
-"""The lowering pipeline: select -> specialize -> autodiff -> updates -> clean-up ->
-inference forms of recurrences -> emit."""
+"""The lowering pipeline: select -> specialize -> autodiff -> updates -> row-sparse gradients ->
+clean-up -> inference forms of recurrences -> emit."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from lowering.cleanup import eliminate_common_subexpressions, eliminate_dead_cod
 from lowering.emit import emit
 from lowering.recurrent import lower_recurrences
 from lowering.select import rebind, select
+from lowering.sparse import sparsify_gradients
 from lowering.specialize import specialize
 from lowering.updates import collect_updates
 
@@ -75,6 +76,8 @@ def lower(
         taken.add(out_name)
         state_out.append((out_name, t))
     outputs = list(fetches) + state_out
+    sparse = sparsify_gradients(g)
+    outputs = [(n, _follow(sparse, t)) for n, t in outputs]
     replaced = eliminate_common_subexpressions(g)
     outputs = [(n, _follow(replaced, t)) for n, t in outputs]
     eliminate_dead_code(g, [t for _, t in outputs])

@@ -19,14 +19,16 @@ class StateBuffer:
     __slots__ = ("_sides", "_cur", "device", "shape", "dtype", "version")
 
     def __init__(self, value: np.ndarray, device: str = "cpu") -> None:
-        # np.ascontiguousarray would turn a 0-d scalar into shape (1,).
+        # np.ascontiguousarray would turn a 0-d scalar into shape (1,). On the CPU an
+        # OrtValue shares the array's memory, so each side gets its own array; the spare
+        # side is only ever written before it is read, so it starts uninitialised.
         value = np.array(value, order="C", copy=True)
         self.device = device
         self.shape = value.shape
         self.dtype = value.dtype
         self._sides = [
-            ort.OrtValue.ortvalue_from_numpy(value.copy(), device),
-            ort.OrtValue.ortvalue_from_numpy(value.copy(), device),
+            ort.OrtValue.ortvalue_from_numpy(value, device),
+            ort.OrtValue.ortvalue_from_numpy(np.empty_like(value), device),
         ]
         self._cur = 0
         self.version = 0

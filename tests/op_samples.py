@@ -159,6 +159,7 @@ SAMPLES: dict[str, list[Sample]] = {
             {"reduction": "add"},
         )
     ],
+    "NonZero": [Sample([ints(7, lo=0, hi=3)]), Sample([r(2, 5) * bools(2, 5)])],
     "Shape": [Sample([r(3, 4)])],
     "Range": [
         Sample([Const(np.array(2, np.int64)), Const(np.array(11, np.int64)), Const(np.array(3, np.int64))])

@@ -234,6 +234,14 @@ register("Gather", _gather_infer, _gather_vjp)
 register("ScatterND", lambda specs, attrs, consts: [specs[0]])
 
 
+def _nonzero_infer(specs, attrs, consts):
+    # How many entries are nonzero depends on the values: the count stays unknown.
+    return [TensorSpec((specs[0].rank, None), DType.int64)]
+
+
+register("NonZero", _nonzero_infer)
+
+
 # -- Shape arithmetic --------------------------------------------------------------------
 def _shape_infer(specs, attrs, consts):
     return [TensorSpec((specs[0].rank,), DType.int64)]
