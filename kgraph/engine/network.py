@@ -269,7 +269,15 @@ class Container(Layer):
         `stateful=True`): every program, predict and evaluate included, applies them."""
         out = []
         for layer, node in self._node_order():
-            if getattr(layer, "stateful", False) and not isinstance(layer, Container):
+            if isinstance(layer, Container):
+                # A nested model's call replays its layers on this model's tensors: its
+                # state updates are the ones of that call that write its state variables.
+                state_vars = [u[0] for u in layer.state_updates]
+                out += [
+                    u for u in node.call_updates
+                    if isinstance(u, tuple) and any(u[0] is v for v in state_vars)
+                ]
+            elif getattr(layer, "stateful", False):
                 out += [u for u in node.call_updates if isinstance(u, tuple)]
         return out
 
