@@ -193,8 +193,10 @@ def test_embedding_sequential_takes_int_input_and_trains_only_the_rows_it_sees()
     rng = np.random.default_rng(1)
     x = rng.integers(0, 10, size=(32, 5))  # int64 data; indices 10..19 never appear
     model = Sequential([L.Embedding(20, 3, input_length=5), L.Flatten(), L.Dense(1)])
+    # The input is int32; the layer's config records its float weights' dtype (as tf-keras
+    # writes it, which would otherwise create integer embeddings).
     assert (
-        str(model.inputs[0].dtype) == "int32" and model.layers[0].get_config()["dtype"] == "int32"
+        str(model.inputs[0].dtype) == "int32" and model.layers[0].get_config()["dtype"] == "float32"
     )
     model.compile(optimizers.SGD(lr=0.1), "mse")
     before = model.layers[0].get_weights()[0]

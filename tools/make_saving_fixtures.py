@@ -44,10 +44,9 @@ The other direction, files kgraph writes loading in tf-keras, is checked with::
 where ``model.h5`` comes from kgraph's ``model.save`` and ``data.npz`` holds ``x`` (or
 ``x0``, ``x1``, ...) and kgraph's ``predict`` for it (``predict0``, ... for several
 outputs). It loads the file with ``tf_keras.models.load_model``, compiles it from the
-saved training config, and prints the largest prediction difference. tf-keras restores
-the optimizer state only when its own slot order (the model's weight order) happens to be
-2.0.5's name-sorted order; otherwise it warns and starts a fresh optimizer, as it does
-for any file whose optimizer weights do not fit.
+saved training config, and prints the largest prediction difference. The full check of
+that direction (predictions, restored optimizer state and the next training step, for
+every kind of model) is tools/check_files_load_in_tf_keras.py.
 
 Keras 2.0.5 -> tf-keras mappings applied (KERAS_API.md Appendix D)
 ------------------------------------------------------------------

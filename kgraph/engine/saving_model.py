@@ -5,7 +5,8 @@ Layout (KERAS_API.md 7.2)::
     /                    attrs keras_version, backend, model_config (JSON),
                          training_config (JSON, when compiled and include_optimizer)
     /model_weights       the weight-file layout of `save_weights`
-    /optimizer_weights   attr weight_names; one dataset per optimizer weight
+    /optimizer_weights   attr weight_names; one dataset per optimizer weight, in the
+                         order tf-keras restores them (see saving_optimizer)
 
 Loading reads files written by kgraph, Keras 2.0.x and tf-keras 2.x (whose training config
 stores metric objects, loss objects and newer optimizer settings, mapped here onto their
@@ -82,7 +83,8 @@ def save_model(model: Any, filepath: str, overwrite: bool = True, include_optimi
         save_weights_to_group(f.create_group("model_weights"), list(model.layers))
         if include_optimizer and compiled:
             f.attrs["training_config"] = json.dumps(training_config(model)).encode("utf8")
-            save_optimizer_weights(f, model.optimizer, model._collected_trainable_weights)
+            save_optimizer_weights(f, model.optimizer, model._collected_trainable_weights,
+                                   model.trainable_weights)  # fmt: skip
 
 
 def _json_attr(f: Any, name: str, filepath: str) -> Any:

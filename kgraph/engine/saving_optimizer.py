@@ -1,22 +1,30 @@
-"""Optimizer state in HDF5 model files: the `optimizer_weights` group, written in Keras
-2.0.5's order and read from files written by Keras 2.0.x, Keras 2.1+ and tf-keras 2.x.
+"""Optimizer state in HDF5 model files: the `optimizer_weights` group, written in the
+order tf-keras restores it and read from files written by Keras 2.0.x, Keras 2.1+ and
+tf-keras 2.x.
 
-kgraph writes `optimizer.weights` in 2.0.5's order (KERAS_API.md 4.3): the counter first
-where 2.0.5 lists it, then one slot per trainable weight, per slot kind, following the
-compile-time name-sorted trainable weights. Names say what each value is::
+tf-keras (like Keras 2.1+) restores the state positionally, with `optimizer.set_weights`
+on the weights its legacy optimizer creates for `model.trainable_weights`: the step
+counter, Nadam's momentum cache, then one group per slot kind with one slot per trainable
+weight in the model's order. kgraph writes exactly that list, so training continues in
+tf-keras where it stopped here; names say what each value is::
 
-    iterations:0                Adam/dense_1/bias/m:0     Adam/dense_1/kernel/m:0   ...
+    iterations:0   Adam/dense_1/kernel/m:0   Adam/dense_1/bias/m:0   ...   Adam/dense_1/kernel/v:0
 
-State that 2.0.5 keeps but does not list (RMSprop's `iterations` when it decays, Nadam's
-`m_schedule`) is stored beside them and named in the group's `kgraph_extra_state`
-attribute, which Keras's readers ignore, so that training continues exactly.
+kgraph's own `optimizer.weights` follow Keras 2.0.5 (KERAS_API.md 4.3: slots in the
+compile-time name-sorted order, counters only where 2.0.5 lists them); the file order is
+a permutation of them plus the counters 2.0.5 does not list (RMSprop's `iterations`,
+Nadam's `m_schedule`). SGD without momentum has no slots in tf-keras (its moments do not
+change the update), so only its counter is written. Keras 2.0.x itself, which restores
+by name-sorted position, cannot restore this state; its model and weights still load.
 
 Reading maps a file's values onto the optimizer by name where the names identify the
-trainable weights (tf-keras's legacy `Adam/dense/kernel/m:0` and current
-`Adam/m/dense/kernel:0` forms, and kgraph's), and otherwise by position (Keras 2.0.x's
-`Variable:0`, `Variable_1:0` ... in name-sorted order; Keras 2.1+'s in model order), checking
-every shape. Counters are recognised by name (`iter`, `iterations`, `iteration`) and
-tf-keras Nadam's `momentum_cache` is 2.0.5's `m_schedule`.
+trainable weights (kgraph's, tf-keras's legacy `Adam/dense/kernel/m:0` and current
+`Adam/m/dense/kernel:0` forms), and otherwise by position (Keras 2.0.x's `Variable:0`,
+`Variable_1:0` ... in name-sorted order; Keras 2.1+'s, tf-keras's and kgraph's in model
+order), checking every shape. Counters are recognised by name (`iter`, `iterations`,
+`iteration`); tf-keras Nadam's `momentum_cache` is 2.0.5's `m_schedule`. Files written
+by earlier kgraph versions (name-sorted, counters 2.0.5 does not list kept beside them
+under the group's `kgraph_extra_state` attribute) still load.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from kgraph import backend as K
-from kgraph.engine.saving import load_attributes, read_array, save_attributes
+from kgraph.engine.saving import attr_text, load_attributes, read_array, save_attributes
 from kgraph.ir import Variable
 
 __all__ = ["save_optimizer_weights", "restore_optimizer_weights"]
@@ -46,8 +54,11 @@ STATE_ATTRS = ("iterations", "m_schedule")
 """Optimizer attributes holding state (not hyper-parameters, which the config keeps)."""
 
 _COUNTER_NAMES = {"iter": "iterations", "iterations": "iterations", "iteration": "iterations",
-                  "momentum_cache": "m_schedule"}  # fmt: skip
+                  "momentum_cache": "m_schedule", "m_schedule": "m_schedule"}  # fmt: skip
 EXTRA_ATTR = "kgraph_extra_state"
+ORDER_ATTR = "kgraph_slot_order"
+"""Group attribute saying the slots follow the model's weight order (`model`); files
+without it were written name-sorted (Keras 2.0.x, earlier kgraph) or by Keras 2.1+."""
 
 
 def _state_vars(optimizer: Any) -> dict[str, Variable]:
@@ -100,19 +111,54 @@ def weight_names(optimizer: Any, params: Sequence[Variable]) -> list[str]:
     return names
 
 
-def save_optimizer_weights(f: Any, optimizer: Any, params: Sequence[Variable]) -> None:
-    """Writes the `optimizer_weights` group (only when the optimizer has weights, as 2.0.5)."""
+def _unused_slots(optimizer: Any) -> bool:
+    """Whether the slots do not affect the updates and tf-keras creates none (SGD without
+    momentum: its moments only hold the last step)."""
+    momentum = getattr(optimizer, "momentum", None)
+    return (
+        _slot_kinds(optimizer) == SLOT_NAMES["SGD"]
+        and isinstance(momentum, Variable)
+        and float(K.get_value(momentum)) == 0.0
+    )
+
+
+def _file_order(
+    optimizer: Any, params: Sequence[Variable], model_order: Sequence[Variable]
+) -> list[Variable] | None:
+    """The optimizer variables in tf-keras's restore order (see the module docstring), or
+    None for an optimizer whose slots do not follow the parameters (a custom one)."""
+    layout = _layout(optimizer, params)
+    if layout is None:
+        return None
+    counters, groups = layout
+    state = list(_state_vars(optimizer).values())
+    lead = state + [c for c in counters if not any(c is v for v in state)]
+    if _unused_slots(optimizer):
+        return lead
+    position = {id(p): i for i, p in enumerate(params)}
+    order = list(dict.fromkeys(position[id(p)] for p in model_order if id(p) in position))
+    order += [i for i in range(len(params)) if i not in order]  # weights frozen since compile
+    return lead + [group[i] for group in groups for i in order]
+
+
+def save_optimizer_weights(f: Any, optimizer: Any, params: Sequence[Variable],
+                           model_order: Sequence[Variable] = ()) -> None:  # fmt: skip
+    """Writes the `optimizer_weights` group (only when the optimizer has weights, as Keras
+    does): in tf-keras's order over `model_order` (the model's trainable weights) where the
+    optimizer is a built-in one, else `optimizer.weights` as they are."""
     if not optimizer.weights:
         return
     group = f.create_group("optimizer_weights")
-    names = weight_names(optimizer, params)
-    save_attributes(group, "weight_names", names)
-    listed = {id(w) for w in optimizer.weights}
-    extra = {f"{a}:0": v for a, v in _state_vars(optimizer).items() if id(v) not in listed}
-    save_attributes(group, EXTRA_ATTR, list(extra))
-    values = K.batch_get_value(list(optimizer.weights) + list(extra.values()))
-    for name, value in zip(names + list(extra), values):
-        ds = group.create_dataset(name, value.shape, dtype=value.dtype)
+    names = dict(zip(map(id, optimizer.weights), weight_names(optimizer, params)))
+    names.update({id(v): f"{a}:0" for a, v in _state_vars(optimizer).items()})
+    variables = _file_order(optimizer, params, model_order or params)
+    if variables is None:
+        variables = list(optimizer.weights)
+    else:
+        group.attrs[ORDER_ATTR] = b"model"
+    save_attributes(group, "weight_names", [names[id(v)] for v in variables])
+    for v, value in zip(variables, K.batch_get_value(variables)):
+        ds = group.create_dataset(names[id(v)], value.shape, dtype=value.dtype)
         ds[()] = value
 
 
@@ -153,6 +199,8 @@ def _by_name(optimizer, params, names, values) -> list[tuple[Variable, np.ndarra
         if i in kinds.setdefault(kind, {}):
             return None
         kinds[kind][i] = value
+    if not kinds and _unused_slots(optimizer):
+        return pairs
     if len(kinds) != len(groups) or any(len(v) != len(params) for v in kinds.values()):
         return None
     for group, by_param in zip(groups, kinds.values()):
@@ -160,23 +208,28 @@ def _by_name(optimizer, params, names, values) -> list[tuple[Variable, np.ndarra
     return pairs
 
 
-def _by_position(optimizer, params, model_order, values, sorted_first: bool):
-    """Pairs values positionally: leading scalars are counters, then slot groups whose
-    entries follow the name-sorted parameters (Keras 2.0.x) or the model's order (2.1+)."""
+def _by_position(optimizer, params, model_order, values, orders: Sequence[str]):
+    """Pairs values positionally: leading scalars are counters (the step, then Nadam's
+    momentum cache), then slot groups whose entries follow the name-sorted parameters
+    (`sorted`: Keras 2.0.x) or the model's order (`model`: Keras 2.1+, tf-keras, kgraph),
+    tried in the order `orders` gives."""
     layout = _layout(optimizer, params)
     if layout is None:
         return None
     _, groups = layout
+    if _unused_slots(optimizer) and all(v.shape == () for v in values):
+        groups = []
     lead = len(values) - len(params) * len(groups)
     if lead < 0 or any(v.shape != () for v in values[:lead]):
         return None
     rest = values[lead:]
     pairs: list[tuple[Variable, np.ndarray]] = []
     state = _state_vars(optimizer)
-    if lead and "iterations" in state:
-        pairs.append((state["iterations"], values[0]))
-    orders = [list(range(len(params))), [params.index(p) for p in model_order]]
-    for order in orders if sorted_first else orders[::-1]:
+    for attr, value in zip(("iterations", "m_schedule"), values[:lead]):
+        if attr in state:
+            pairs.append((state[attr], value))
+    by_kind = {"sorted": list(range(len(params))), "model": [params.index(p) for p in model_order]}
+    for order in (by_kind[o] for o in orders):
         candidate = []
         for k, group in enumerate(groups):
             chunk = rest[k * len(params) : (k + 1) * len(params)]
@@ -195,10 +248,15 @@ def restore_optimizer_weights(model: Any, group: Any, keras_version: str | None)
     names = load_attributes(group, "weight_names") or []
     values = [read_array(group, n, "Optimizer weights") for n in names]
     model_order = [w for w in model.trainable_weights if any(w is p for p in params)]
-    legacy_sorted = keras_version is None or keras_version.startswith(("1.", "2.0."))
+    if attr_text(group, ORDER_ATTR) == "model":
+        orders = ["model"]
+    elif keras_version is None or keras_version.startswith(("1.", "2.0.")):
+        orders = ["sorted", "model"]
+    else:
+        orders = ["model", "sorted"]
     pairs = _by_name(optimizer, params, names, values)
     if pairs is None:
-        pairs = _by_position(optimizer, params, model_order, values, legacy_sorted)
+        pairs = _by_position(optimizer, params, model_order, values, orders)
     if pairs is None:
         shapes = [tuple(v.shape) for v in values]
         warnings.warn(

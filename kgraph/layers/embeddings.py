@@ -110,4 +110,11 @@ class Embedding(Layer):
             "mask_zero": self.mask_zero,
             "input_length": self.input_length,
         }
-        return {**super().get_config(), **config}
+        base = super().get_config()
+        if "dtype" in base:
+            # The layer's dtype is that of its weights and output (as tf-keras writes it);
+            # the integer dtype belongs to the input, which `__init__` declares again. A
+            # reader that takes the written dtype for the weights (tf-keras) would
+            # otherwise create integer embeddings.
+            base["dtype"] = K.floatx()
+        return {**base, **config}

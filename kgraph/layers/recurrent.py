@@ -162,8 +162,9 @@ class GRU(_Cell):
         return {"b": bias[0], "rb": bias[1]}
 
     def _extra_config(self) -> dict:
-        # 2.0.5 has no `reset_after`; it is written only when it asks for tf-keras's form.
-        return {"reset_after": True} if self.reset_after else {}
+        # Always written: tf-keras defaults to `reset_after=True`, so a config without the
+        # key would build the other GRU there (and refuse this layer's weights).
+        return {"reset_after": self.reset_after}
 
 
 class LSTM(_Cell):
