@@ -611,3 +611,12 @@ def test_dropout_rate_zero_or_one_does_nothing():
         x = np.ones((2, 4), np.float32)
         assert model.train_on_batch(x, np.zeros((2, 1)))[1] == pytest.approx(4.0)
         assert not model.get_layer(index=1).uses_learning_phase
+
+
+def test_mask_bits_over_a_runtime_shape_match_numpy_reference():
+    # The batch axis is only known when the program runs: the index is built from it then.
+    x = K.placeholder((None, 3, 5))
+    f = K.function([x], [K.random_mask_bits(K.shape(x), 2024, K.constant(9, dtype="int64"))])
+    for batch in (1, 4):
+        got = f([np.zeros((batch, 3, 5), np.float32)])[0]
+        np.testing.assert_array_equal(got, K.reference_mask_bits((batch, 3, 5), 2024, 9))

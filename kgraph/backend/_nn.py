@@ -150,10 +150,34 @@ def random_mask_bits(shape: Tensor, seed: int, step: Any = None) -> Tensor:
     u64 = DType.uint64
     key = B.add(B.mul(g.constant(np.uint64(seed % 2**64)), g.constant(np.uint64(_G))), B.cast(step, u64))
     key = _mix_ir(key)
-    total = B.apply1("ReduceProd", shape, axes=None, keepdims=0)
-    index = B.apply1("Range", g.constant(np.int64(0)), total, g.constant(np.int64(1)))
-    index = B.reshape(B.cast(index, u64), shape)
-    return _mix_ir(B.add(B.mul(index, g.constant(np.uint64(_G))), key))
+    return _mix_ir(_scaled_index_plus(shape, key))
+
+
+def _scaled_index_plus(shape: Tensor, key: Tensor) -> Tensor:
+    """`flat_index * _G + key` (mod 2**64) over a tensor of runtime shape `shape`.
+
+    Built axis by axis — `sum_i arange(d_i) * stride_i * _G`, broadcast — so only the
+    last Add touches every element; the flat-index Range, its cast and its scaling were
+    three more full passes per mask.
+    """
+    g = shape.graph
+    u64 = DType.uint64
+    rank = shape.shape[0]
+    if rank is None:
+        raise ValueError("random masks need a shape vector of known length")
+    zero, one = g.constant(np.int64(0)), g.constant(np.int64(1))
+    scale = g.constant(np.uint64(_G))  # _G times the stride of the axis being added
+    acc = None
+    for axis in reversed(range(rank)):
+        d = B.reshape(B.getitem(shape, slice(axis, axis + 1)), [])
+        term = B.mul(B.cast(B.apply1("Range", zero, d, one), u64), scale)
+        if acc is None:
+            acc = B.add(term, key)
+        else:
+            acc = B.add(B.reshape(term, [-1] + [1] * (rank - 1 - axis)), acc)
+        if axis:
+            scale = B.mul(scale, B.cast(d, u64))
+    return key if acc is None else acc  # a scalar mask has the one index 0
 
 
 def random_mask_uniform(shape: Tensor, seed: int, step: Any = None) -> Tensor:
