@@ -100,3 +100,22 @@ def test_in_train_phase_is_resolved_differently_per_program():
         ex = Executor(prog.model.SerializeToString(), prog.feeds, prog.fetches, [], [])
         np.testing.assert_allclose(ex.run([np.ones((1, 2), np.float32)])[0], [[scale, scale]])
     assert isinstance(y, Tensor)
+
+
+def test_dense_weight_gradient_through_a_slice_that_hides_static_dims():
+    # The cotangent reaching Dense's MatMul comes back through a Lambda slice with unknown
+    # dims; the weight gradient must still be the folded GEMM (and correct).
+    import kgraph as keras
+    from kgraph import backend as K
+
+    rng = np.random.default_rng(0)
+    inp = keras.layers.Input((6, 3))
+    dense = keras.layers.Dense(4, use_bias=False)
+    last = keras.layers.Lambda(lambda t: t[:, -1])(dense(inp))
+    loss = K.sum(K.square(last))
+    (grad,) = K.gradients(loss, [dense.kernel])
+    x = rng.standard_normal((5, 6, 3)).astype("float32")
+    got = K.function([inp], [grad])([x])[0]
+    w = K.get_value(dense.kernel)
+    want = x[:, -1].T @ (2 * (x[:, -1] @ w))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -31,11 +31,14 @@ def _matmul_vjp(ctx, g):
     ga = B.matmul(g, _swap_last(b)) if ctx.needs[0] else None
     gb = None
     if ctx.needs[1]:
-        if b.ndim == 2 and a.ndim > 2:
+        # The contracted and output widths: b's static shape knows them even when a
+        # cotangent that came back through a reshape or slice has lost its own.
+        k = a.shape[-1] if a.shape[-1] is not None else b.shape[-2]
+        n = g.shape[-1] if g.shape[-1] is not None else b.shape[-1]
+        if b.ndim == 2 and a.ndim > 2 and k is not None and n is not None:
             # Fold the batch axes into rows: one big GEMM instead of a batched one + sum.
-            k = a.shape[-1]
             a2 = B.reshape(a, [-1, k])
-            g2 = B.reshape(g, [-1, g.shape[-1]])
+            g2 = B.reshape(g, [-1, n])
             gb = B.matmul(_swap_last(a2), g2)
         else:
             gb = B.matmul(_swap_last(a), g)
