@@ -167,6 +167,12 @@ SAMPLES: dict[str, list[Sample]] = {
     "ConstantOfShape": [
         Sample([Const(np.array([2, 3], np.int64))], {"value": np.zeros((), np.float32)})
     ],
+    "CumSum": [
+        Sample([r(3, 4)], {"axis": 1}),
+        Sample([r(3, 4, 2)], {"axis": 0, "exclusive": 1, "reverse": 1}),
+        Sample([r(2, 3, 4)], {"axis": -1, "reverse": 1}),
+        Sample([r(4, 3)], {"axis": 0, "exclusive": 1}),
+    ],
     "Softmax": [Sample([r(3, 5)], {"axis": -1}), Sample([r(2, 3, 4)], {"axis": 1})],
     "LogSoftmax": [Sample([r(3, 5)], {"axis": -1}), Sample([r(2, 3, 4)], {"axis": 0})],
     # convolution and pooling (channels first, explicit pads: begins then ends)

@@ -2,16 +2,55 @@
 
 from __future__ import annotations
 
+import sys
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from kgraph.backend._ops import _t
-from kgraph.ir import Tensor, get_default_graph
+from kgraph.ir import Graph, Tensor, get_default_graph
 from kgraph.ir import build as B
 
-__all__ = ["function", "stop_gradient", "Function"]
+__all__ = ["function", "stop_gradient", "Function", "print_tensor"]
+
+# The Identity nodes made by print_tensor and their messages. ONNX has no print op, so the
+# tensor itself is an Identity; K.function and K.eval fetch it alongside their outputs and
+# print it after each run.
+_PRINTS: weakref.WeakKeyDictionary[Graph, dict[int, str]] = weakref.WeakKeyDictionary()
+
+
+def print_tensor(x: Any, message: str = "") -> Tensor:
+    """`x` unchanged; its value is printed (to stderr, after `message`) whenever `K.function`
+    or `K.eval` evaluates something that depends on it.
+
+    Example:
+        ```python
+        y = K.print_tensor(x * 2, message="y = ")
+        K.function([x], [y])([np.ones(3)])   # prints "y = [2. 2. 2.]"
+        ```
+    """
+    y = B.unary("Identity", _t(x))
+    _PRINTS.setdefault(y.graph, {})[y.node] = str(message)
+    return y
+
+
+def printed_tensors(outputs: Sequence[Tensor]) -> list[tuple[Tensor, str]]:
+    """The print_tensor results that `outputs` depend on, in graph order."""
+    if not outputs:
+        return []
+    graph = outputs[0].graph
+    marks = _PRINTS.get(graph)
+    if not marks:
+        return []
+    found = graph.ancestors(outputs)
+    return [(Tensor(graph, nid), msg) for nid, msg in sorted(marks.items()) if nid in found]
+
+
+def show_printed(prints: Sequence[tuple[Tensor, str]], values: Sequence[np.ndarray]) -> None:
+    for (_, message), value in zip(prints, values, strict=True):
+        print(f"{message}{np.asarray(value)}", file=sys.stderr)
 
 
 def stop_gradient(variables: Any) -> Any:
@@ -32,6 +71,9 @@ class Function:
         self.inputs = list(inputs)
         self.outputs = list(outputs)
         self.updates = [u for u in updates if isinstance(u, tuple)]
+        self._prints = printed_tensors(
+            self.outputs + [_t(v) for _, v in self.updates if isinstance(v, Tensor)]
+        )
         self._programs: dict[bool, Any] = {}
 
     def _program(self, training: bool):
@@ -41,8 +83,9 @@ class Function:
         fn = self._programs.get(training)
         if fn is None:
             feeds = [(f"input_{i}", t) for i, t in enumerate(self.inputs) if t.op != "LearningPhase"]
+            fetches = self.outputs + [t for t, _ in self._prints]
             program = lower(
-                get_default_graph(), feeds, [(f"output_{i}", t) for i, t in enumerate(self.outputs)],
+                get_default_graph(), feeds, [(f"output_{i}", t) for i, t in enumerate(fetches)],
                 training=training, name="function", state_updates=self.updates,
             )  # fmt: skip
             fn = self._programs[training] = CompiledFunction(program, [n for n, _ in feeds])
@@ -53,12 +96,15 @@ class Function:
             raise ValueError(f"This function takes {len(self.inputs)} input value(s), got {len(values)}")
         training = False
         arrays = []
-        for t, v in zip(self.inputs, values):
+        for t, v in zip(self.inputs, values, strict=True):
             if t.op == "LearningPhase":
                 training = bool(int(np.asarray(v)))
             else:
                 arrays.append(np.asarray(v))
-        return self._program(training)(arrays)
+        values = self._program(training)(arrays)
+        n = len(self.outputs)
+        show_printed(self._prints, values[n:])
+        return values[:n]
 
 
 def function(inputs: Sequence[Any], outputs: Sequence[Any], updates: Sequence[Any] | None = None, **kwargs: Any) -> Function:

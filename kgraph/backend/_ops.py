@@ -51,27 +51,38 @@ def identity(x: Any) -> Tensor:
 
 
 def zeros(shape: Sequence[int], dtype: Any = None, name: str | None = None) -> Variable:
-    return Variable(np.zeros(shape, as_dtype(dtype or floatx()).numpy), name=name)
+    dtype = as_dtype(dtype or floatx())
+    return Variable(np.zeros(shape, dtype.numpy), dtype=dtype, name=name)
 
 
 def ones(shape: Sequence[int], dtype: Any = None, name: str | None = None) -> Variable:
-    return Variable(np.ones(shape, as_dtype(dtype or floatx()).numpy), name=name)
+    dtype = as_dtype(dtype or floatx())
+    return Variable(np.ones(shape, dtype.numpy), dtype=dtype, name=name)
 
 
 def eye(size: int, dtype: Any = None, name: str | None = None) -> Variable:
-    return Variable(np.eye(size, dtype=as_dtype(dtype or floatx()).numpy), name=name)
+    dtype = as_dtype(dtype or floatx())
+    return Variable(np.eye(size, dtype=dtype.numpy), dtype=dtype, name=name)
+
+
+def _filled_like(x: Any, value: np.ndarray) -> Tensor:
+    x = _t(x)
+    out = B.apply1("ConstantOfShape", B.shape_of(x), value=value)
+    if None in x.shape and builtins.any(d is not None for d in x.shape):
+        # A runtime shape hides every dimension from the shape rule; a Reshape (free at run
+        # time) restores the static ones, so later ops and gradients keep them.
+        out = B.reshape(out, [0 if d is None else d for d in x.shape])
+    return out
 
 
 def zeros_like(x: Any, dtype: Any = None, name: str | None = None) -> Tensor:
     x = _t(x)
-    value = np.zeros((), as_dtype(dtype or x.dtype).numpy)
-    return B.apply1("ConstantOfShape", B.shape_of(x), value=value)
+    return _filled_like(x, np.zeros((), as_dtype(dtype or x.dtype).numpy))
 
 
 def ones_like(x: Any, dtype: Any = None, name: str | None = None) -> Tensor:
     x = _t(x)
-    value = np.ones((), as_dtype(dtype or x.dtype).numpy)
-    return B.apply1("ConstantOfShape", B.shape_of(x), value=value)
+    return _filled_like(x, np.ones((), as_dtype(dtype or x.dtype).numpy))
 
 
 def shape(x: Any) -> Tensor:

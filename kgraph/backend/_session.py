@@ -11,7 +11,6 @@ import numpy as np
 from kgraph._config import floatx
 from kgraph.ir import Graph, Tensor, Variable, as_dtype, get_default_graph, reset_default_graph
 
-
 __all__ = [
     "backend",
     "get_uid",
@@ -23,6 +22,8 @@ __all__ = [
     "constant",
     "placeholder",
     "is_keras_tensor",
+    "is_placeholder",
+    "manual_variable_initialization",
     "get_value",
     "set_value",
     "batch_get_value",
@@ -97,7 +98,7 @@ def rng_step() -> Variable:
 
 def variable(value: Any, dtype: Any = None, name: str | None = None, constraint: Any = None) -> Variable:
     dtype = as_dtype(dtype or floatx())
-    return Variable(np.asarray(value, dtype=dtype.numpy), name=name, constraint=constraint)
+    return Variable(np.asarray(value, dtype=dtype.numpy), dtype=dtype, name=name, constraint=constraint)
 
 
 def constant(value: Any, dtype: Any = None, shape: Sequence[int] | None = None, name: str | None = None) -> Tensor:
@@ -114,6 +115,8 @@ def placeholder(
     sparse: bool = False,
     name: str | None = None,
 ) -> Tensor:
+    if sparse:
+        raise ValueError("Sparse placeholders are not supported by kgraph: feed dense arrays.")
     if shape is None:
         if ndim is None:
             raise ValueError("placeholder needs a shape or an ndim")
@@ -123,6 +126,23 @@ def placeholder(
 
 def is_keras_tensor(x: Any) -> bool:
     return isinstance(x, Tensor) and hasattr(x, "_keras_history")
+
+
+def is_placeholder(x: Any) -> bool:
+    """Whether `x` is a graph input made by `K.placeholder` or an `Input` layer."""
+    return isinstance(x, Tensor) and x.op == "Placeholder"
+
+
+_MANUAL_VAR_INIT = [False]
+
+
+def manual_variable_initialization(value: bool) -> None:
+    """Keras's switch for leaving variables uninitialized until the user initializes them.
+
+    A kgraph variable holds its initial value from the moment it is created and no
+    session initializes it, so the flag is recorded and changes nothing.
+    """
+    _MANUAL_VAR_INIT[0] = bool(value)
 
 
 def get_value(x: Variable) -> np.ndarray:
@@ -174,9 +194,13 @@ def eval(x: Any) -> np.ndarray:  # noqa: A001 - Keras's name
     """The value of a variable or of a tensor that needs no inputs."""
     if isinstance(x, Variable):
         return x.value
+    from kgraph.backend._function import printed_tensors, show_printed
     from kgraph.engine.functions import evaluate_tensors
 
-    return evaluate_tensors([x])[0]
+    prints = printed_tensors([x])
+    values = evaluate_tensors([x, *(t for t, _ in prints)])
+    show_printed(prints, values[1:])
+    return values[0]
 
 
 def name_scope(name: str):

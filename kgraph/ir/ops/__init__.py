@@ -5,7 +5,17 @@ Importing this package registers every op; only modules in this package register
 
 from __future__ import annotations
 
-from kgraph.ir.ops import conv, elementwise, linalg, meta, nn, reduce, rnn, shape_ops  # noqa: F401
+from kgraph.ir.ops import (  # noqa: F401
+    conv,
+    cumulative,
+    elementwise,
+    linalg,
+    meta,
+    nn,
+    reduce,
+    rnn,
+    shape_ops,
+)
 from kgraph.ir.ops.registry import OpDef, VjpContext, get_op, registered_ops
 
 OPSET = 18
