@@ -83,12 +83,11 @@ def _coalesce(graph: Graph, nid: int, dense: Tensor) -> _Rows:
     _, where, updates = graph.inputs(nid)
     n, rest = dense.shape[0], list(dense.shape[1:])
     flat_rows = B.reshape(where, [-1])
-    slots_of = lambda t: B.apply1("Unsqueeze", t, axes=(1,))  # noqa: E731
     ones = B.apply1("ConstantOfShape", B.shape_of(flat_rows), value=np.ones((), np.float32))
     counts = B.apply1(
         "ScatterND",
         B.apply1("ConstantOfShape", graph.constant(np.array([n], np.int64)), value=np.zeros((), np.float32)),
-        slots_of(flat_rows),
+        _as_slots(flat_rows),
         ones,
         reduction="add",
     )
@@ -97,14 +96,19 @@ def _coalesce(graph: Graph, nid: int, dense: Tensor) -> _Rows:
     position = B.apply1(
         "ScatterND",
         B.apply1("ConstantOfShape", graph.constant(np.array([n], np.int64)), value=np.zeros((), np.int64)),
-        slots_of(rows),
+        _as_slots(rows),
         B.apply1("Range", graph.constant(np.array(0, np.int64)), k, graph.constant(np.array(1, np.int64))),
     )
     inverse = B.apply1("Gather", position, flat_rows, axis=0)
     size = B.apply1("Concat", B.shape_of(rows), graph.constant(np.array(rest, np.int64)), axis=0)
     zeros = B.apply1("ConstantOfShape", size, value=np.zeros((), dense.dtype.numpy))
-    values = B.apply1("ScatterND", zeros, slots_of(inverse), B.reshape(updates, [-1, *rest]), reduction="add")
+    values = B.apply1("ScatterND", zeros, _as_slots(inverse), B.reshape(updates, [-1, *rest]), reduction="add")
     return _Rows(rows, values)
+
+
+def _as_slots(rows: Tensor) -> Tensor:
+    """Row numbers (k,) as ScatterND indices (k, 1)."""
+    return B.apply1("Unsqueeze", rows, axes=(1,))
 
 
 def _scalar_like(t: Tensor, like: Tensor) -> bool:
@@ -165,6 +169,5 @@ def _scatter_into(graph, op: str, slot: int, other: Tensor, sp: _Rows) -> Tensor
             values = B.unary("Neg", values)  # other - t == other + (-t), exactly
         else:
             base = B.unary("Neg", other)  # t - other == (-other) + t, exactly
-    where = B.apply1("Unsqueeze", sp.rows, axes=(1,))
-    return B.apply1("ScatterND", base, where, values, reduction="add")
+    return B.apply1("ScatterND", base, _as_slots(sp.rows), values, reduction="add")
 
