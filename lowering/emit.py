@@ -77,6 +77,10 @@ def emit(
         return cand
 
     graph_inputs, initializers, nodes = [], [], []
+    # The rank of every intermediate: onnxruntime's transpose optimizer moves a Transpose
+    # past an op only when it knows the rank, and ONNX inference cannot give it for ops
+    # whose output shape is a runtime input (MaxUnpool). Sizes stay to ONNX inference.
+    ranks: list[onnx.ValueInfoProto] = []
     state_inputs: list[tuple[str, object]] = []
     feed_nodes = {t.node: n for n, t in inputs}
     direct: dict[Tensor, str] = {}
@@ -135,6 +139,11 @@ def emit(
             while args and args[-1] == "":
                 args.pop()
             nodes.append(helper.make_node(op.emit_as or node.op, args, outs, name=f"n{node.id}", **attrs))
+            ranks.extend(
+                helper.make_tensor_value_info(names[t], t.spec.dtype.onnx, [None] * t.spec.rank)
+                for t in graph.outputs(node.id)
+                if t.spec.rank is not None and t not in direct
+            )
 
     graph_outputs = []
     for out_name, t in outputs:
@@ -145,7 +154,9 @@ def emit(
             nodes.append(helper.make_node("Identity", [names[t]], [out_name], name=f"out_{out_name}"))
         graph_outputs.append(_value_info(out_name, t.spec, batch_param))
 
-    onnx_graph = helper.make_graph(nodes, name, graph_inputs, graph_outputs, initializer=initializers)
+    onnx_graph = helper.make_graph(
+        nodes, name, graph_inputs, graph_outputs, initializer=initializers, value_info=ranks
+    )
     model = helper.make_model(
         onnx_graph,
         opset_imports=[helper.make_opsetid("", opset)],

@@ -23,6 +23,13 @@ class Const:
     value: np.ndarray
 
 
+def _unpool_indices() -> np.ndarray:
+    """Flat indices of one cell per 2x2 window of a (2, 2, 4, 6) tensor, as MaxPool gives."""
+    n, c, i, j = np.meshgrid(*map(np.arange, (2, 2, 2, 3)), indexing="ij")
+    corner = ((n * 2 + c) * 4 + 2 * i) * 6 + 2 * j
+    return (corner + np.array([0, 1, 6, 7])[rng.integers(0, 4, corner.shape)]).astype(np.int64)
+
+
 @dataclass
 class Sample:
     inputs: list[Any]
@@ -209,6 +216,10 @@ SAMPLES: dict[str, list[Sample]] = {
             {"kernel_shape": (3, 2), "strides": (2, 1), "pads": (1, 0, 1, 1)},
         ),
         Sample([distinct(2, 2, 9)], {"kernel_shape": (2,), "strides": (2,)}),
+        # Disjoint windows (the MaxUnpool gradient), with a padded edge and a stride
+        # that skips cells.
+        Sample([distinct(2, 3, 6, 7)], {"kernel_shape": (2, 2), "strides": (2, 2), "pads": (0, 0, 0, 1)}),
+        Sample([distinct(1, 2, 8, 5)], {"kernel_shape": (2, 1), "strides": (3, 2)}),
         Sample(
             [distinct(1, 2, 4, 5, 3)],
             {"kernel_shape": (2, 2, 2), "strides": (2, 2, 1), "pads": (0, 0, 0, 0, 1, 1)},
@@ -223,6 +234,17 @@ SAMPLES: dict[str, list[Sample]] = {
             {"kernel_shape": (2, 2), "strides": (2, 2), "pads": (0, 0, 1, 0), "storage_order": 0},
             grad=[],
         ),
+    ],
+    "MaxUnpool": [
+        # Indices as MaxPool(kernel 2x2, stride 2) gives them for a (2, 2, 4, 6) input.
+        Sample(
+            [
+                r(2, 2, 2, 3),
+                Const(_unpool_indices()),
+                Const(np.array([2, 2, 4, 6], np.int64)),
+            ],
+            {"kernel_shape": (2, 2), "strides": (2, 2)},
+        )
     ],
     "AveragePool": [
         Sample(
