@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from kgraph import backend as K
+from kgraph.engine.saving_legacy import convert_weights, file_origin
 
 __all__ = [
     "save_weights", "load_weights", "atomic_h5", "open_h5", "reading", "KerasFileError",
@@ -270,8 +271,18 @@ def _read_layer(group, layer_name: str) -> tuple[list[str], list[np.ndarray]]:
     return names, [read_array(g, n, f"Weight file: layer {layer_name!r}") for n in names]
 
 
-def _assign(layer, values: list[np.ndarray], skip_mismatch: bool, source: str) -> None:
+def _assign(layer, values: list[np.ndarray], skip_mismatch: bool, source: str, origin: tuple[str, str | None]) -> None:
     weights = _layer_weights(layer)
+    try:
+        values = convert_weights(layer, values, *origin)
+    except (IndexError, ValueError) as err:
+        detail = f" ({err})" if isinstance(err, ValueError) else ""
+        raise ValueError(
+            f"Layer {layer.name} ({type(layer).__name__}): the saved weights for {source} "
+            f"(Keras {origin[0]}, {len(values)} array(s), shapes "
+            f"{[tuple(v.shape) for v in values]}) do not fit its {len(weights)} weight(s)"
+            f"{detail}."
+        ) from None
     if len(weights) != len(values):
         msg = (f"Layer {layer.name} ({type(layer).__name__}) expects {len(weights)} weight(s), but "
                f"the saved weights for {source} have {len(values)} element(s).")  # fmt: skip
@@ -301,6 +312,7 @@ def load_weights_from_group(group, layers: Sequence[Any], by_name: bool = False,
             "`.weights.h5` to get the Keras 2 layout."
         )
     file_layers = _attr_strings(group, "layer_names")
+    origin = file_origin(group)
     if by_name:
         index: dict[str, list] = {}
         for layer in layers:
@@ -308,7 +320,7 @@ def load_weights_from_group(group, layers: Sequence[Any], by_name: bool = False,
         for name in file_layers:
             _, values = _read_layer(group, name)
             for layer in index.get(name, []):
-                _assign(layer, values, skip_mismatch, f"layer {name!r}")
+                _assign(layer, values, skip_mismatch, f"layer {name!r}", origin)
         return
     with_weights = [la for la in layers if _layer_weights(la)]
     saved = [(n, _read_layer(group, n)[1]) for n in file_layers]
@@ -319,11 +331,12 @@ def load_weights_from_group(group, layers: Sequence[Any], by_name: bool = False,
             f"with {len(with_weights)} layers."
         )
     for layer, (name, values) in zip(with_weights, saved):
-        _assign(layer, values, skip_mismatch, f"layer {name!r}")
+        _assign(layer, values, skip_mismatch, f"layer {name!r}", origin)
 
 
 def load_weights(model, filepath: str, by_name: bool = False, skip_mismatch: bool = False) -> None:
-    """Loads weights saved by kgraph or Keras (2.0.x or tf-keras 2.x, Keras 2 layout).
+    """Loads weights saved by kgraph or Keras (1.x, 2.0.x or tf-keras 2.x, any backend);
+    older layouts are converted as Keras does (`saving_legacy`).
 
     Raises:
         KerasFileError: the file is not HDF5, is damaged, or lacks the Keras layout.
