@@ -347,7 +347,8 @@ def test_backend_functions():
         ValueError, match="Invalid pooling mode: 'min'; valid choices: 'max', 'avg'"
     ):
         K.pool2d(K.constant(x), (2, 2), pool_mode="min")
-    legacy = layers.ZeroPadding2D({"top_pad": 1, "bottom_pad": 0, "left_pad": 2, "right_pad": 3})
+    with pytest.warns(UserWarning, match="padding dict"):
+        legacy = layers.ZeroPadding2D({"top_pad": 1, "bottom_pad": 0, "left_pad": 2, "right_pad": 3})
     assert legacy.padding == ((1, 0), (2, 3))
 
 

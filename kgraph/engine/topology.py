@@ -13,6 +13,7 @@ from kgraph import backend as K
 from kgraph import constraints as _constraints
 from kgraph import initializers as _initializers
 from kgraph import regularizers as _regularizers
+from kgraph.engine import legacy
 from kgraph.ir import Tensor, Variable, provenance_scope
 
 __all__ = ["Layer", "InputSpec", "Node", "InputLayer", "Input", "to_list", "snake_case"]
@@ -92,6 +93,10 @@ class Layer:
     Calling a layer on Keras tensors builds it on first use, adds its ops to the graph
     (recording the layer as their provenance), and returns new Keras tensors.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        legacy.install(cls)  # Keras 1 argument names, for the classes that had them
 
     def __init__(self, **kwargs: Any) -> None:
         for kw in kwargs:

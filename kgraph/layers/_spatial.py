@@ -38,9 +38,6 @@ def checked(layer: Layer, fn: Callable[..., Any], *args: Any) -> Any:
 
 def _pairs(layer: Layer, value: Any, rank: int, name: str) -> tuple[tuple[int, int], ...]:
     """An int, `rank` ints (symmetric), or `rank` pairs -> `rank` (before, after) pairs."""
-    if isinstance(value, dict) and name == "padding" and rank == 2:  # Keras 1's dict form
-        value = ((value.get("top_pad", 0), value.get("bottom_pad", 0)),
-                 (value.get("left_pad", 0), value.get("right_pad", 0)))  # fmt: skip
     if isinstance(value, int):
         return ((value, value),) * rank
     if not hasattr(value, "__len__") or len(value) != rank:
