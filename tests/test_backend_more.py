@@ -576,3 +576,15 @@ def test_zeros_like_and_ones_like_keep_static_dims():
     # Keras's idiom for a recurrent initial state: zeros of (samples, units).
     h0 = K.sum(K.zeros_like(x), axis=1)
     assert K.int_shape(h0) == (None, 4)
+
+
+def test_gradient_through_in_train_phase_with_concatenated_branches():
+    # The untaken branch's gradient rules (Concat slices its cotangent) run on zeros of the
+    # right shape in both programs.
+    x = K.placeholder((None, 2))
+    y = K.in_train_phase(K.concatenate([x * 2, x * 3], 1), K.concatenate([x * 4, x * 5], 1))
+    (grad,) = K.gradients(K.sum(y * K.constant(np.arange(4.0))), [x])
+    data = np.ones((3, 2), np.float32)
+    for phase, want in ((1, [0 * 2 + 2 * 3, 1 * 2 + 3 * 3]), (0, [0 * 4 + 2 * 5, 1 * 4 + 3 * 5])):
+        got = K.function([x, K.learning_phase()], [grad])([data, phase])[0]
+        np.testing.assert_allclose(got, np.tile(want, (3, 1)))

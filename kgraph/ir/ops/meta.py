@@ -31,10 +31,15 @@ def _in_train_phase_infer(specs, attrs, consts):
 def _in_train_phase_vjp(ctx, g):
     # Each branch gets the cotangent only in its own mode; specialization resolves the switch
     # in the gradient exactly as in the forward pass.
+    # The other mode's branch gets zeros of the cotangent's shape, not a scalar: its
+    # gradient rules (a Concat's slices) may need the axes.
+    import numpy as np
+
     from kgraph.ir import build as B
 
-    train = B.apply1("InTrainPhase", g, 0.0) if ctx.needs[0] else None
-    test = B.apply1("InTrainPhase", 0.0, g) if ctx.needs[1] else None
+    zeros = B.apply1("ConstantOfShape", B.apply1("Shape", g), value=np.zeros((), g.dtype.numpy))
+    train = B.apply1("InTrainPhase", g, zeros) if ctx.needs[0] else None
+    test = B.apply1("InTrainPhase", zeros, g) if ctx.needs[1] else None
     return [train, test]
 
 
