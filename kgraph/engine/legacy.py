@@ -3,7 +3,8 @@
 One table maps a class name to its renamed keywords; a few classes also need their
 positional arguments read the Keras 1 way (`Conv2D(32, 3, 3)` is a 3x3 kernel). `Layer`
 wraps the constructor of every class named here (`install`); subclasses inherit it.
-Recurrent layers keep their own older handling (`layers/_recurrent_base.py`).
+Recurrent layers keep their own older handling (`layers/_recurrent_base.py`); ConvLSTM2D,
+whose Keras 1 form was a convolution's, is in the table.
 """
 
 from __future__ import annotations
@@ -43,6 +44,12 @@ RENAMES: dict[str, list[tuple[str, str]]] = {
     "Conv3D": _CONV + _KERNEL,
     "SeparableConv2D": _CONV + [("b_regularizer", "bias_regularizer"),
                                 ("b_constraint", "bias_constraint"), ("bias", "use_bias")],  # fmt: skip
+    "ConvLSTM2D": _CONV + [
+        ("init", "kernel_initializer"), ("inner_init", "recurrent_initializer"),
+        ("W_regularizer", "kernel_regularizer"), ("U_regularizer", "recurrent_regularizer"),
+        ("b_regularizer", "bias_regularizer"), ("inner_activation", "recurrent_activation"),
+        ("dropout_W", "dropout"), ("dropout_U", "recurrent_dropout"), ("bias", "use_bias"),
+    ],
     "Container": [("input", "inputs"), ("output", "outputs")],
     "Model": [("input", "inputs"), ("output", "outputs")],
 }
@@ -91,7 +98,14 @@ def convert(name: str, args: tuple, kwargs: dict) -> tuple[tuple, dict, list[str
     """Keras 1 arguments of class `name`'s constructor in Keras 2 form, and what changed."""
     kwargs = dict(kwargs)
     changed: list[str] = []
-    if name in ("Conv2D", "Conv2DTranspose", "SeparableConv2D", "Conv3D"):
+    if name == "ConvLSTM2D" and "forget_bias_init" in kwargs:
+        if kwargs.pop("forget_bias_init") == "one":
+            kwargs["unit_forget_bias"] = True
+            changed.append("forget_bias_init='one' -> unit_forget_bias=True")
+        else:
+            warnings.warn("The `forget_bias_init` argument has been ignored. Use "
+                          "`unit_forget_bias=True` instead to initialize with ones.", stacklevel=4)  # fmt: skip
+    if name in ("Conv2D", "Conv2DTranspose", "SeparableConv2D", "Conv3D", "ConvLSTM2D"):
         if name == "Conv2DTranspose":
             if len(args) == 4 and isinstance(args[3], tuple):
                 args, _ = args[:3], changed.append("output_shape (dropped)")

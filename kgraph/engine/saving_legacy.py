@@ -82,9 +82,11 @@ def _keras1(layer: Any, kind: str, weights: list[np.ndarray]) -> list[np.ndarray
     elif kind == "GRU" and len(weights) == 9:
         weights = _gates(weights, (0, 1, 2))
     elif kind in ("LSTM", "ConvLSTM2D") and len(weights) == 12:
-        weights = _gates(weights, (0, 2, 1, 3))
         if kind == "ConvLSTM2D" and channels_first:
-            weights[:2] = [np.transpose(w, (2, 3, 1, 0)) for w in weights[:2]]
+            # Theano's per-gate (filters, in, kh, kw) kernels, laid out before the gates are
+            # joined on the filters axis (joining first would mix the kernel columns).
+            weights = [np.transpose(w, (2, 3, 1, 0)) if w.ndim == 4 else w for w in weights]
+        weights = _gates(weights, (0, 2, 1, 3))
     return weights
 
 

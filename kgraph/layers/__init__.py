@@ -63,3 +63,11 @@ from kgraph.layers.recurrent import GRU, LSTM, Recurrent, SimpleRNN  # noqa: E40
 from kgraph.layers.wrappers import Bidirectional, TimeDistributed, Wrapper  # noqa: E402
 
 __all__ += ["Recurrent", "SimpleRNN", "GRU", "LSTM", "Wrapper", "TimeDistributed", "Bidirectional"]
+
+from kgraph.layers.legacy import Highway, MaxoutDense  # noqa: E402
+
+__all__ += ["MaxoutDense", "Highway"]
+
+from kgraph.layers.convolutional_recurrent import ConvLSTM2D  # noqa: E402
+
+__all__ += ["ConvLSTM2D"]

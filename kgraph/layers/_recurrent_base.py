@@ -138,24 +138,31 @@ class Recurrent(Layer):
         self.input_spec = InputSpec(ndim=3, axes={-1: input_shape[-1]})
         self.build_cell(int(input_shape[-1]))
         if self.stateful:
-            batch = input_shape[0]
-            if batch is None:
-                raise ValueError(
-                    f"Layer {self.name}: if a RNN is stateful, it needs to know its batch size. Specify "
-                    "the batch size of your input tensors:\n- If using a Sequential model, specify the "
-                    "batch size by passing a `batch_input_shape` argument to your first layer.\n- If "
-                    "using the functional API, specify the batch size by passing a `batch_shape` "
-                    "argument to your Input layer."
-                )
-            self.states = [
-                Variable(
-                    np.zeros((batch, self.units), K.floatx()),
-                    name=f"{self.name}/state_{i}",
-                    trainable=False,
-                )
-                for i in range(self._n_states)
-            ]
+            self._make_state_variables(input_shape[0])
         self.built = True
+
+    def _state_dims(self) -> tuple[int, ...]:
+        """The shape of one state without its batch axis."""
+        return (self.units,)
+
+    def _make_state_variables(self, batch: int | None) -> None:
+        """The variables that carry a stateful layer's states from one batch to the next."""
+        if batch is None:
+            raise ValueError(
+                f"Layer {self.name}: if a RNN is stateful, it needs to know its batch size. Specify "
+                "the batch size of your input tensors:\n- If using a Sequential model, specify the "
+                "batch size by passing a `batch_input_shape` argument to your first layer.\n- If "
+                "using the functional API, specify the batch size by passing a `batch_shape` "
+                "argument to your Input layer."
+            )
+        self.states = [
+            Variable(
+                np.zeros((batch,) + self._state_dims(), K.floatx()),
+                name=f"{self.name}/state_{i}",
+                trainable=False,
+            )
+            for i in range(self._n_states)
+        ]
 
     def build_cell(self, input_dim: int) -> None:
         raise NotImplementedError
@@ -184,7 +191,7 @@ class Recurrent(Layer):
             )
         # Initial states become inputs of the layer call, so models see where they come from.
         spec = self.input_spec
-        self.input_spec = [spec] + [InputSpec(ndim=2)] * self._n_states
+        self.input_spec = [spec] + [InputSpec(ndim=1 + len(self._state_dims()))] * self._n_states
         try:
             return super().__call__([inputs] + initial_state, **kwargs)
         finally:
@@ -245,25 +252,29 @@ class Recurrent(Layer):
                 return [x.graph.read(v) for v in self.states]
         if given:
             states = [K.cast(s, x.dtype) if isinstance(s, Tensor) else s for s in given]
+            dims = self._state_dims()
             for i, s in enumerate(states):
-                if K.int_shape(s)[-1] not in (None, self.units):
+                shape = K.int_shape(s)
+                if len(shape) != 1 + len(dims) or any(
+                    d not in (None, want) for d, want in zip(shape[1:], dims, strict=True)
+                ):
                     raise ValueError(
-                        f"Layer {self.name}: initial state {i} must have shape (batch, {self.units}), "
-                        f"got {K.int_shape(s)}"
+                        f"Layer {self.name}: initial state {i} must have shape "
+                        f"{(None,) + dims} (batch first), got {shape}"
                     )
             return states
         shape = B.apply1("Concat", B.getitem(B.apply1("Shape", x), slice(0, 1)),
-                         x.graph.constant(np.asarray([self.units], np.int64)), axis=0)  # fmt: skip
+                         x.graph.constant(np.asarray(self._state_dims(), np.int64)), axis=0)  # fmt: skip
         zero = B.apply1("ConstantOfShape", shape, value=np.zeros((), x.dtype.numpy))
         return [zero] * self._n_states
 
-    def _dropout_masks(self, x: Tensor, rate: float, width: int, seed: int) -> Tensor:
-        """(count, batch, width) masks already scaled by 1/(1-rate): one per gate, or one
+    def _dropout_masks(self, x: Tensor, rate: float, dims: tuple[int, ...], seed: int) -> Tensor:
+        """(count, batch, *dims) masks already scaled by 1/(1-rate): one per gate, or one
         shared by every gate with implementation 2."""
         count = self._mask_count()
         shape = B.apply1("Concat", x.graph.constant(np.asarray([count], np.int64)),
                          B.getitem(B.apply1("Shape", x), slice(0, 1)),
-                         x.graph.constant(np.asarray([width], np.int64)), axis=0)  # fmt: skip
+                         x.graph.constant(np.asarray(dims, np.int64)), axis=0)  # fmt: skip
         bits = K.random_mask_bits(shape, seed)
         keep = B.cast(
             B.binary("GreaterOrEqual", bits, x.graph.constant(K.keep_threshold(rate))), x.dtype
@@ -280,11 +291,11 @@ class Recurrent(Layer):
             return plain
         self.uses_learning_phase = True
         din = (
-            self._dropout_masks(x, self.dropout, K.int_shape(x)[-1], self._seed)
+            self._dropout_masks(x, self.dropout, K.int_shape(x)[2:], self._seed)
             if 0.0 < self.dropout < 1.0
             else None
         )
-        drec = (self._dropout_masks(x, self.recurrent_dropout, self.units, self._seed + 1)
+        drec = (self._dropout_masks(x, self.recurrent_dropout, self._state_dims(), self._seed + 1)
                 if 0.0 < self.recurrent_dropout < 1.0 else None)  # fmt: skip
         dropped = self._recurrence(xt, mask_t, states, din, drec)
         seq = K.in_train_phase(dropped[0], plain[0], training=training)
