@@ -7,11 +7,16 @@ from typing import Any
 
 import numpy as np
 
+from kgraph.utils.io_utils import HDF5Matrix
+
 __all__ = ["standardize_input_data", "check_array_lengths", "check_loss_and_target", "slice_arrays", "batch_ranges"]
 
 
-def _as_array(value: Any, name: str, prefix: str) -> np.ndarray:
-    array = np.asarray(value)
+def _as_array(value: Any, name: str, prefix: str) -> np.ndarray | HDF5Matrix:
+    # An HDF5Matrix stays on disk and is read batch by batch; a 1-D one (one value per
+    # sample, e.g. labels) is read whole, as it becomes a (n, 1) array.
+    lazy = isinstance(value, HDF5Matrix) and value.ndim > 1
+    array = value if lazy else np.asarray(value[:] if isinstance(value, HDF5Matrix) else value)
     if array.dtype.kind not in "biuf":
         raise TypeError(
             f"Error when checking {prefix}: {name} must be a numeric array, but got an array of "

@@ -50,6 +50,7 @@ def standardize_weights(targets, sample_weight, class_weight, names, modes) -> l
         elif cw:
             if y.ndim > 2:
                 raise ValueError("class_weight not supported for 3+ dimensional targets.")
+            y = np.asarray(y[:])  # targets read lazily (HDF5Matrix) are read here
             classes = y.argmax(axis=1) if y.shape[1] > 1 else y[:, 0].astype(np.int64)
             missing = sorted({int(c) for c in np.unique(classes)} - set(cw))
             if missing:
@@ -65,7 +66,8 @@ def standardize_weights(targets, sample_weight, class_weight, names, modes) -> l
 
 
 def _ensure_float32(arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
-    return [a.astype(np.float32) if a.dtype == np.float64 else a for a in arrays]
+    # Data read lazily (HDF5Matrix) is cast batch by batch when it is fed.
+    return [a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype == np.float64 else a for a in arrays]
 
 
 def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
@@ -253,7 +255,7 @@ def predict_loop(fn, ins: Sequence[np.ndarray], batch_size: int, verbose: int = 
                 progbar.update(end)
         return results
     if n <= batch_size:
-        outs = [np.asarray(o) for o in fn(list(ins))]
+        outs = [np.asarray(o) for o in fn([a[:n] for a in ins])]
         if progbar is not None:
             progbar.update(n)
         return outs
