@@ -22,8 +22,10 @@ _SUBMODULES = (
     "metrics",
     "models",
     "optimizers",
+    "preprocessing",
     "regularizers",
     "utils",
+    "wrappers",
     "datasets",
 )
 

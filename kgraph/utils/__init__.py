@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kgraph.utils import data_utils, generic_utils, layer_utils, np_utils
-from kgraph.utils.data_utils import GeneratorEnqueuer, OrderedEnqueuer, Sequence
+from kgraph.utils import data_utils, generic_utils, io_utils, layer_utils, np_utils
+from kgraph.utils.data_utils import GeneratorEnqueuer, OrderedEnqueuer, Sequence, get_file
 from kgraph.utils.generic_utils import (
     CustomObjectScope,
     Progbar,
@@ -12,7 +12,8 @@ from kgraph.utils.generic_utils import (
     get_custom_objects,
     serialize_keras_object,
 )
-from kgraph.utils.layer_utils import print_summary
+from kgraph.utils.io_utils import HDF5Matrix
+from kgraph.utils.layer_utils import convert_all_kernels_in_model, print_summary
 from kgraph.utils.np_utils import normalize, to_categorical
 from kgraph.utils.vis_utils import model_to_dot, plot_model
 
@@ -21,13 +22,17 @@ __all__ = [
     "plot_model",
     "CustomObjectScope",
     "GeneratorEnqueuer",
+    "HDF5Matrix",
     "OrderedEnqueuer",
     "Progbar",
     "Sequence",
+    "convert_all_kernels_in_model",
     "custom_object_scope",
     "data_utils",
     "deserialize_keras_object",
     "generic_utils",
+    "get_file",
+    "io_utils",
     "get_custom_objects",
     "layer_utils",
     "normalize",

@@ -5,6 +5,9 @@ Workers are threads. onnxruntime releases the GIL while it runs a step, so threa
 read, decode or augment data overlap with training. Both enqueuers deliver batches in
 order: a Python generator is advanced under a lock by one worker at a time, and a
 `Sequence`'s items are fetched in parallel but queued in index order.
+
+`get_file` and `validate_file` (downloads into the Keras cache) live in
+`kgraph.utils.downloads` and are exported here, where Keras 2.0.5 has them.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-__all__ = ["GeneratorEnqueuer", "OrderedEnqueuer", "Sequence"]
+from kgraph.utils.downloads import _hash_file, get_file, validate_file  # noqa: F401
+
+__all__ = ["GeneratorEnqueuer", "OrderedEnqueuer", "Sequence", "get_file", "validate_file"]
 
 
 class Sequence(abc.ABC):

@@ -1,4 +1,5 @@
-"""Layer utilities of the Keras API: the `model.summary()` table."""
+"""Layer utilities of the Keras API: the `model.summary()` table and the conversion of conv
+kernels between Theano's and TensorFlow's conventions."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["count_params", "print_summary"]
+__all__ = ["convert_all_kernels_in_model", "count_params", "print_summary"]
+
+# The layers Keras 2.0.5 converts (SeparableConv2D only ever existed on TensorFlow).
+_CONV_CLASSES = ("Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose")
 
 
 def count_params(weights: Sequence[Any]) -> int:
@@ -168,3 +172,38 @@ def print_summary(
     print_fn(f"Trainable params: {trainable:,}")
     print_fn(f"Non-trainable params: {non_trainable:,}")
     print_fn("_" * line_length)
+
+
+def _conv_layers(model: Any) -> list[Any]:
+    found = []
+    for layer in getattr(model, "layers", None) or []:
+        if type(layer).__name__ in _CONV_CLASSES:
+            found.append(layer)
+        elif hasattr(layer, "layers"):  # a nested model
+            found.extend(_conv_layers(layer))
+    return found
+
+
+def convert_all_kernels_in_model(model: Any) -> None:
+    """Flips the kernels of every Conv1D, Conv2D, Conv3D and Conv2DTranspose layer on
+    their spatial axes, in place.
+
+    Theano convolves with the kernel flipped; TensorFlow (and ONNX) compute the
+    cross-correlation. A model whose weights were trained on one backend computes the same
+    function on the other after this conversion; applying it twice restores the kernels.
+    Layers of nested models are converted too.
+
+    Args:
+        model: a Keras model.
+
+    Example:
+        ```python
+        model.set_weights(weights_trained_with_theano)
+        convert_all_kernels_in_model(model)   # now correct for kgraph's cross-correlation
+        ```
+    """
+    from kgraph import backend as K
+    from kgraph.engine.saving_legacy import flip_kernel
+
+    kernels = [layer.kernel for layer in _conv_layers(model)]
+    K.batch_set_value([(k, flip_kernel(K.get_value(k))) for k in kernels])
