@@ -9,8 +9,9 @@ that does not finish in time, means the file is damaged; kgraph then reports tha
 of crashing or hanging. Exceptions in the child do not matter: the reader meets them again
 in the parent and turns them into clear errors.
 
-On POSIX the child is a `fork` of the current process (a few milliseconds); elsewhere it
-is a fresh interpreter.
+On POSIX the child is a `fork` of the current process (a few milliseconds); elsewhere, or
+when a forked child stalls (it may inherit a lock another thread held), it is a fresh
+interpreter.
 """
 
 from __future__ import annotations
@@ -28,10 +29,16 @@ __all__ = ["probe", "ProbeFailed"]
 BASE_TIMEOUT_S = 30.0
 BYTES_PER_S = 50e6
 """The child gets BASE_TIMEOUT_S plus the file size at this rate before it counts as hung."""
+SPAWN_STARTUP_S = 10.0
+"""What a fresh interpreter gets on top, to start."""
 
 
 class ProbeFailed(Exception):
     """The HDF5 library crashed or hung on the file; the message says which."""
+
+
+class _TimedOut(ProbeFailed):
+    pass
 
 
 def walk(path: str) -> None:
@@ -88,7 +95,7 @@ def _wait(pid: int, timeout: float) -> int:
     finally:
         watchdog.cancel()
     if killed.is_set():
-        raise ProbeFailed(f"reading it did not finish within {timeout:.0f} s")
+        raise _TimedOut(f"reading it did not finish within {timeout:.0f} s")
     return status
 
 
@@ -113,10 +120,13 @@ def _fork_probe(path: str, timeout: float) -> None:
         raise ProbeFailed(f"reading it crashes the HDF5 library ({signal.Signals(sig).name})")
 
 
+_SPAWN_CODE = "import sys; from kgraph.engine.h5_probe import _child; _child(sys.argv[1])"
+
+
 def _spawn_probe(path: str, timeout: float) -> None:
-    code = "import sys; from kgraph.engine.h5_probe import _child; _child(sys.argv[1])"
     try:
-        run = subprocess.run([sys.executable, "-c", code, path], timeout=timeout, capture_output=True)
+        run = subprocess.run([sys.executable, "-c", _SPAWN_CODE, path], timeout=timeout + SPAWN_STARTUP_S,
+                             capture_output=True)  # fmt: skip
     except subprocess.TimeoutExpired:
         raise ProbeFailed(f"reading it did not finish within {timeout:.0f} s") from None
     if run.returncode != 0:
@@ -126,7 +136,13 @@ def _spawn_probe(path: str, timeout: float) -> None:
 def probe(path: str) -> None:
     """Raises ProbeFailed when reading `path` crashes or hangs the HDF5 library."""
     timeout = _timeout(path)
-    if hasattr(os, "fork"):
+    if not hasattr(os, "fork"):  # pragma: no cover - Windows
+        _spawn_probe(path, timeout)
+        return
+    try:
         _fork_probe(path, timeout)
-    else:  # pragma: no cover - Windows
+    except _TimedOut:
+        # A forked child inherits every lock as it was: one held by another thread at the
+        # fork (the allocator's, a library's) never opens in the child. A fresh
+        # interpreter inherits none, so only its verdict counts.
         _spawn_probe(path, timeout)
