@@ -12,6 +12,7 @@ from kgraph.ir import Graph, LoweringError, Tensor, Variable
 from lowering.cleanup import eliminate_common_subexpressions, eliminate_dead_code
 from lowering.emit import emit
 from lowering.recurrent import lower_recurrences
+from lowering.rewrite import gather_before_transpose
 from lowering.select import rebind, select
 from lowering.sparse import sparsify_gradients
 from lowering.specialize import specialize
@@ -80,6 +81,8 @@ def lower(
     outputs = [(n, _follow(sparse, t)) for n, t in outputs]
     replaced = eliminate_common_subexpressions(g)
     outputs = [(n, _follow(replaced, t)) for n, t in outputs]
+    moved = gather_before_transpose(g)
+    outputs = [(n, _follow(moved, t)) for n, t in outputs]
     eliminate_dead_code(g, [t for _, t in outputs])
     lowered = lower_recurrences(g)
     if lowered:
