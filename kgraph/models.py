@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from typing import Any
 
 from kgraph import backend as K
@@ -123,7 +125,15 @@ class Sequential(Model):
         return (proba > 0.5).astype("int32")
 
     def predict_proba(self, x, batch_size=32, verbose=1):
-        return self.predict(x, batch_size=batch_size, verbose=verbose)
+        """`predict`, with a warning when the outputs are not probabilities (outside [0, 1])."""
+        preds = self.predict(x, batch_size=batch_size, verbose=verbose)
+        if preds.min() < 0.0 or preds.max() > 1.0:
+            warnings.warn(
+                "Network returning invalid probability values. The last layer might not "
+                "normalize predictions into probabilities (like softmax or sigmoid would).",
+                stacklevel=2,
+            )
+        return preds
 
     def get_config(self) -> list[dict[str, Any]]:
         """Keras 2.0.5's list `[{'class_name', 'config'}, ...]`, one entry per layer."""

@@ -633,3 +633,19 @@ def test_verbose_2_prints_tiny_values_in_exponent_form(capsys):
     model.fit(X, X.sum(1, keepdims=True), epochs=1, verbose=2)
     lines = capsys.readouterr().out.split("\n")
     assert re.fullmatch(r"\d+s - loss: \d\.\d{4}e[+-]\d\d", lines[1]), lines[1]
+
+
+def test_predict_proba_warns_when_outputs_are_not_probabilities():
+    import warnings
+
+    import kgraph as keras
+
+    keras.backend.clear_session()
+    linear = keras.models.Sequential([keras.layers.Dense(2, input_dim=3, kernel_initializer="ones")])
+    x = np.ones((4, 3), np.float32)
+    with pytest.warns(UserWarning, match="invalid probability values"):
+        np.testing.assert_allclose(linear.predict_proba(x, verbose=0), np.full((4, 2), 3.0))
+    soft = keras.models.Sequential([keras.layers.Dense(2, input_dim=3, activation="softmax")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        soft.predict_proba(x, verbose=0)
