@@ -5,7 +5,17 @@ Imports only onnx, onnxruntime and numpy.
 
 from __future__ import annotations
 
-from runtime.executor import Executor, bake_state, clear_cache, resolve_providers
+from runtime.executor import (
+    Executor,
+    bake_state,
+    clear_cache,
+    get_session_options,
+    resolve_providers,
+    set_session_options,
+)
 from runtime.state import StateBuffer
 
-__all__ = ["Executor", "StateBuffer", "bake_state", "clear_cache", "resolve_providers"]
+__all__ = [
+    "Executor", "StateBuffer", "bake_state", "clear_cache", "get_session_options",
+    "resolve_providers", "set_session_options",
+]  # fmt: skip

@@ -11,9 +11,30 @@ import onnxruntime as ort
 
 from runtime.state import StateBuffer
 
-__all__ = ["Executor", "resolve_providers", "clear_cache", "bake_state"]
+__all__ = ["Executor", "resolve_providers", "clear_cache", "bake_state", "get_session_options", "set_session_options"]
 
 _SESSIONS: dict[tuple[str, tuple[str, ...]], ort.InferenceSession] = {}
+_OPTIONS: list[ort.SessionOptions | None] = [None]
+_GENERATION = [0]  # bumped by set_session_options: executors then re-create their sessions
+
+
+def get_session_options() -> ort.SessionOptions:
+    """The options new sessions are created with (threads, optimization level, ...)."""
+    if _OPTIONS[0] is None:
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        _OPTIONS[0] = opts
+    return _OPTIONS[0]
+
+
+def set_session_options(options: ort.SessionOptions | None) -> None:
+    """Creates every later session with `options` (None: the defaults); cached sessions are
+    dropped so the next run uses them."""
+    if options is not None and not isinstance(options, ort.SessionOptions):
+        raise TypeError(f"Expected an onnxruntime.SessionOptions, got {type(options).__name__}")
+    _OPTIONS[0] = options
+    _SESSIONS.clear()
+    _GENERATION[0] += 1
 
 
 def clear_cache() -> None:
@@ -39,9 +60,7 @@ def _session(model_bytes: bytes, providers: Sequence[str]) -> ort.InferenceSessi
     key = (hashlib.sha1(model_bytes).hexdigest(), tuple(providers))
     sess = _SESSIONS.get(key)
     if sess is None:
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        sess = ort.InferenceSession(model_bytes, opts, providers=list(providers))
+        sess = ort.InferenceSession(model_bytes, get_session_options(), providers=list(providers))
         _SESSIONS[key] = sess
     return sess
 
@@ -80,7 +99,9 @@ class Executor:
     ) -> None:
         self.providers = resolve_providers(device)
         self.device = "cuda" if self.providers[0] == "CUDAExecutionProvider" else "cpu"
-        self.session = _session(model_bytes, self.providers)
+        self._model_bytes = model_bytes
+        self._generation = _GENERATION[0]
+        self._session = _session(model_bytes, self.providers)
         self.feeds = tuple(feeds)
         self.fetches = tuple(fetches)
         self.state_in = tuple(state_in)
@@ -94,6 +115,16 @@ class Executor:
             name for name in self.fetches
             if any(not isinstance(d, int) for d in outputs[name].shape)
         ]  # fmt: skip
+
+    @property
+    def session(self) -> ort.InferenceSession:
+        """The onnxruntime session, re-created (bindings too) after `set_session_options`."""
+        if self._generation != _GENERATION[0]:
+            self._session = _session(self._model_bytes, self.providers)
+            self._generation = _GENERATION[0]
+            self._bindings.clear()
+            self._into = None
+        return self._session
 
     def _binding(self, ins: Sequence[StateBuffer], outs: Sequence[StateBuffer]) -> ort.IOBinding:
         key = tuple(id(b.current) for b in ins) + tuple(id(b.spare) for b in outs)
@@ -118,12 +149,13 @@ class Executor:
         ins: Sequence[StateBuffer] = (),
         outs: Sequence[StateBuffer] = (),
     ) -> list[np.ndarray]:
+        session = self.session  # first: a re-created session drops the cached bindings
         io = self._binding(ins, outs)
         for name, value in zip(self.feeds, feeds):
             io.bind_cpu_input(name, value)
         for name in self._dynamic:
             io.bind_output(name, "cpu")
-        self.session.run_with_iobinding(io)
+        session.run_with_iobinding(io)
         results = io.get_outputs()
         fetched = [np.array(results[i].numpy()) for i in range(len(self.fetches))]
         for buf in outs:
@@ -134,9 +166,10 @@ class Executor:
                  ins: Sequence[StateBuffer] = ()) -> None:  # fmt: skip
         """Runs a program without state outputs, writing the fetches straight into the given
         C-contiguous host arrays (zero copies: onnxruntime writes into their memory)."""
+        session = self.session  # first: a re-created session drops the cached bindings
         io = self._into
         if io is None or getattr(self, "_into_key", None) != tuple(id(b.current) for b in ins):
-            io = self._into = self.session.io_binding()
+            io = self._into = session.io_binding()
             self._into_key = tuple(id(b.current) for b in ins)
             for name, buf in zip(self.state_in, ins):
                 io.bind_ortvalue_input(name, buf.current)
@@ -144,4 +177,4 @@ class Executor:
             io.bind_cpu_input(name, value)
         for name, out in zip(self.fetches, outputs):
             io.bind_output(name, "cpu", 0, out.dtype, list(out.shape), out.__array_interface__["data"][0])
-        self.session.run_with_iobinding(io)
+        session.run_with_iobinding(io)

@@ -36,6 +36,10 @@ __all__ = [
     "eval",
     "rng_step",
     "name_scope",
+    "get_session",
+    "set_session",
+    "image_dim_ordering",
+    "set_image_dim_ordering",
 ]
 
 _UIDS: collections.defaultdict[str, int] = collections.defaultdict(int)
@@ -69,6 +73,42 @@ def clear_session() -> None:
     from runtime import clear_cache
 
     clear_cache()
+
+
+def get_session() -> Any:
+    """kgraph has no TensorFlow session: its analog is the `onnxruntime.SessionOptions`
+    every program's session is created with. Change it in place (e.g.
+    `K.get_session().intra_op_num_threads = 4`) and call `K.set_session` with it, or pass
+    new options, so that the next run creates its sessions with them."""
+    from runtime import get_session_options
+
+    return get_session_options()
+
+
+def set_session(session: Any) -> None:
+    """Creates every later onnxruntime session with `session`, an
+    `onnxruntime.SessionOptions` (None restores the defaults)."""
+    from runtime import set_session_options
+
+    set_session_options(session)
+
+
+_DIM_ORDERINGS = {"tf": "channels_last", "th": "channels_first"}
+
+
+def image_dim_ordering() -> str:
+    """Keras 1's name for the image data format: 'tf' (channels_last) or 'th'."""
+    from kgraph._config import image_data_format
+
+    return "tf" if image_data_format() == "channels_last" else "th"
+
+
+def set_image_dim_ordering(dim_ordering: str) -> None:
+    from kgraph._config import set_image_data_format
+
+    if dim_ordering not in _DIM_ORDERINGS:
+        raise ValueError(f"Unknown dim_ordering: {dim_ordering!r}; valid choices: 'tf', 'th'")
+    set_image_data_format(_DIM_ORDERINGS[dim_ordering])
 
 
 def learning_phase() -> Tensor | int:
