@@ -42,4 +42,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_SUBMODULES, "Input"])
+    public = {n for n in globals() if n.startswith("__") or n in _SUBMODULES}
+    return sorted(public | set(_SUBMODULES) | {"Input"})
