@@ -7,7 +7,7 @@ import warnings
 from typing import Any
 
 from kgraph import backend as K
-from kgraph.engine.topology import Input, Layer
+from kgraph.engine.topology import Input, Layer, source_inputs
 from kgraph.engine.training import Model
 
 __all__ = ["Sequential", "Model"]
@@ -47,13 +47,19 @@ class Sequential(Model):
                     )
                 x = Input(batch_shape=layer.batch_input_shape, dtype=layer.dtype, name=f"{layer.name}_input")
                 out = layer(x)
+                self.inputs = [x]
             else:
-                x = layer.inbound_nodes[0].input_tensors[0]
-                out = layer.inbound_nodes[0].output_tensors[0]
+                # A layer already called (a legacy Merge of branch models): the model's inputs
+                # are the sources of what it was called on.
+                if len(layer.inbound_nodes) != 1:
+                    raise ValueError(f"A layer added to a Sequential model must not already be connected "
+                                     f"somewhere else; {layer.name} has {len(layer.inbound_nodes)} inbound nodes.")  # fmt: skip
+                out = layer.inbound_nodes[0].output_tensors
+                out = out[0] if len(out) == 1 else out
+                self.inputs = source_inputs(out if not isinstance(out, list) else out[0])
             outputs = out if isinstance(out, list) else [out]
             if len(outputs) != 1:
                 raise TypeError("All layers in a Sequential model should have a single output tensor.")
-            self.inputs = [x if not isinstance(x, list) else x[0]]
             self.outputs = outputs
         else:
             out = layer(self.outputs[0])
@@ -77,7 +83,7 @@ class Sequential(Model):
             self._rebuild()
 
     def _rebuild(self) -> None:
-        self.input_layers = [self.inputs[0]._keras_history[0]]
+        self.input_layers = [t._keras_history[0] for t in self.inputs]
         self.output_layers = [self.outputs[0]._keras_history[0]]
         self.input_names = [la.name for la in self.input_layers]
         self.output_names = [la.name for la in self.output_layers]
@@ -87,7 +93,10 @@ class Sequential(Model):
         self.built = True
 
     def _own_layers(self) -> list[Layer]:
-        return self.layers
+        # A legacy Merge of branch models in front: its branches' layers are this model's.
+        from kgraph.layers.legacy_merge import flatten_branches
+
+        return flatten_branches(self.layers)
 
     @property
     def model(self) -> Sequential:

@@ -211,7 +211,10 @@ def _layer_weights(layer) -> list:
 
 
 def _saved_layers(model) -> list:
-    return list(model.layers)
+    # Sequential files list the layers it trains (a legacy Merge's branches flattened).
+    from kgraph.models import Sequential
+
+    return list(model._own_layers()) if isinstance(model, Sequential) else list(model.layers)
 
 
 def save_weights_to_group(group, layers: Sequence[Any]) -> None:

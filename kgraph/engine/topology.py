@@ -457,3 +457,23 @@ def Input(shape=None, batch_shape=None, name=None, dtype=None, sparse=False, ten
         batch_shape = (None,) + tuple(shape)
     layer = InputLayer(batch_input_shape=batch_shape, name=name, dtype=dtype, sparse=sparse, input_tensor=tensor)
     return _unwrap(layer.inbound_nodes[0].output_tensors)
+
+
+def source_inputs(tensor: Any) -> list[Any]:
+    """The Input tensors that `tensor` is computed from, in the order met (Keras 2.0.5's
+    `get_source_inputs`)."""
+    found: list[Any] = []
+
+    def visit(t: Any, layer: Any, node_index: int) -> None:
+        node = layer.inbound_nodes[node_index]
+        if not node.inbound_layers:
+            for x in node.input_tensors:
+                if not any(x is f for f in found):
+                    found.append(x)
+            return
+        for x, inbound, index in zip(node.input_tensors, node.inbound_layers, node.node_indices):
+            visit(x, inbound, index)
+
+    layer, node_index, _ = tensor._keras_history
+    visit(tensor, layer, node_index)
+    return found

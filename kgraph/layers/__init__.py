@@ -71,3 +71,8 @@ __all__ += ["MaxoutDense", "Highway"]
 from kgraph.layers.convolutional_recurrent import ConvLSTM2D  # noqa: E402
 
 __all__ += ["ConvLSTM2D"]
+
+# After the `merge` module's names: `kgraph.layers.merge` is Keras 1's function, as in 2.0.5.
+from kgraph.layers.legacy_merge import Merge, merge  # noqa: E402
+
+__all__ += ["Merge", "merge"]
