@@ -588,3 +588,22 @@ def test_gradient_through_in_train_phase_with_concatenated_branches():
     for phase, want in ((1, [0 * 2 + 2 * 3, 1 * 2 + 3 * 3]), (0, [0 * 4 + 2 * 5, 1 * 4 + 3 * 5])):
         got = K.function([x, K.learning_phase()], [grad])([data, phase])[0]
         np.testing.assert_allclose(got, np.tile(want, (3, 1)))
+
+
+def test_gradients_of_one_tensor_and_tensor_iteration():
+    x = K.placeholder((None, 3))
+    y = K.sum(x * x)
+    (grad,) = K.gradients(y, x)  # one tensor, not a list, as tf.gradients takes it
+    data = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_allclose(K.function([x], [grad])([data])[0], 2 * data)
+    with pytest.raises(TypeError, match="iterable only along a first axis of known size"):
+        list(x)
+    a, b = K.shape(K.ones((4, 5)))  # a static first axis iterates
+    assert K.eval(a) == 4 and K.eval(b) == 5
+
+
+def test_random_normal_takes_a_shape_of_runtime_and_static_sizes():
+    x = K.placeholder((None, 2))
+    noise = K.random_normal(shape=(K.shape(x)[0], 2), mean=0.0, stddev=1.0, seed=3)
+    got = K.function([x], [noise])([np.zeros((5, 2), np.float32)])[0]
+    assert got.shape == (5, 2) and np.isfinite(got).all() and got.std() > 0

@@ -38,6 +38,17 @@ def _shape_tensor(shape: Any) -> Tensor:
             )
         return B.cast(shape, DType.int64)
     dims = [shape] if isinstance(shape, (int, np.integer)) else list(shape)
+    if any(isinstance(d, Tensor) for d in dims):
+        # A mix of runtime sizes and ints, e.g. (K.shape(x)[0], 2) as the VAE example writes.
+        parts = []
+        for d in dims:
+            if isinstance(d, Tensor):
+                if d.ndim != 0 or not d.dtype.is_integer:
+                    raise ValueError(f"A random tensor's shape entries must be integer scalars, got {d.spec}")
+                parts.append(B.reshape(B.cast(d, DType.int64), [1]))
+            else:
+                parts.append(get_default_graph().constant(np.asarray([int(d)], np.int64)))
+        return B.apply1("Concat", *parts, axis=0)
     if any(d is None or int(d) < 0 for d in dims):
         raise ValueError(
             f"A random tensor's static shape must be fully known, got {tuple(dims)}; pass K.shape(x) instead"

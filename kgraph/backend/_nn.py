@@ -259,6 +259,8 @@ def gradients(loss: Any, variables: Sequence[Any]) -> list[Tensor | None]:
 
     loss = _t(loss)
     g = loss.graph
+    if isinstance(variables, (Tensor, Variable)):  # one tensor, as tf.gradients takes it
+        variables = [variables]
     wrt = [g.read(v) if isinstance(v, Variable) else v for v in variables]
     return _gradients(g, loss, wrt)
 

@@ -140,6 +140,16 @@ class Tensor:
     def __getitem__(self, key):
         return _b().getitem(self, key)
 
+    def __iter__(self):
+        # Without this, Python iterates through __getitem__ until an IndexError that a
+        # runtime-sized axis never raises.
+        if not self.shape or self.shape[0] is None:
+            raise TypeError(
+                f"A tensor is iterable only along a first axis of known size; this one has shape "
+                f"{self.shape}"
+            )
+        return (self[i] for i in range(self.shape[0]))
+
 
 def _b():
     from kgraph.ir import build
