@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kgraph import constraints, initializers, regularizers
 from kgraph import backend as K
+from kgraph import constraints, initializers, regularizers
 from kgraph.backend._conv import convolve
 from kgraph.engine.topology import InputSpec, Layer
 from kgraph.layers._common import kernel_bias_config, set_kernel_bias_args

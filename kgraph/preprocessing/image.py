@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-from typing import Any
 
 import numpy as np
 

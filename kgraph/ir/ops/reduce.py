@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-
-
 from kgraph.ir import build as B
 from kgraph.ir.dtypes import DType
 from kgraph.ir.ops._rules import norm_axes, norm_axis
