@@ -3,8 +3,6 @@
 One table maps a class name to its renamed keywords; a few classes also need their
 positional arguments read the Keras 1 way (`Conv2D(32, 3, 3)` is a 3x3 kernel). `Layer`
 wraps the constructor of every class named here (`install`); subclasses inherit it.
-Recurrent layers keep their own older handling (`layers/_recurrent_base.py`); ConvLSTM2D,
-whose Keras 1 form was a convolution's, is in the table.
 """
 
 from __future__ import annotations
@@ -14,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 _DIM_ORDERING = {"tf": "channels_last", "th": "channels_first", "default": None}
+# Keyword values that changed with the name: old value -> new value.
+_VALUES = {"dim_ordering": _DIM_ORDERING, "consume_less": {"cpu": 0, "mem": 1, "gpu": 2}}
 _DIM = [("dim_ordering", "data_format")]
 _KERNEL = [
     ("init", "kernel_initializer"), ("W_regularizer", "kernel_regularizer"),
@@ -21,6 +21,14 @@ _KERNEL = [
     ("b_constraint", "bias_constraint"), ("bias", "use_bias"),
 ]  # fmt: skip
 _CONV = [("nb_filter", "filters"), ("subsample", "strides"), ("border_mode", "padding")] + _DIM
+_RECURRENT = [
+    ("output_dim", "units"), ("init", "kernel_initializer"), ("inner_init", "recurrent_initializer"),
+    ("inner_activation", "recurrent_activation"), ("W_regularizer", "kernel_regularizer"),
+    ("U_regularizer", "recurrent_regularizer"), ("b_regularizer", "bias_regularizer"),
+    ("W_constraint", "kernel_constraint"), ("U_constraint", "recurrent_constraint"),
+    ("b_constraint", "bias_constraint"), ("dropout_W", "dropout"), ("dropout_U", "recurrent_dropout"),
+    ("consume_less", "implementation"),
+]  # fmt: skip
 
 RENAMES: dict[str, list[tuple[str, str]]] = {
     "Dense": [("output_dim", "units")] + _KERNEL,
@@ -50,6 +58,9 @@ RENAMES: dict[str, list[tuple[str, str]]] = {
         ("b_regularizer", "bias_regularizer"), ("inner_activation", "recurrent_activation"),
         ("dropout_W", "dropout"), ("dropout_U", "recurrent_dropout"), ("bias", "use_bias"),
     ],
+    "SimpleRNN": _RECURRENT,
+    "GRU": _RECURRENT,
+    "LSTM": _RECURRENT,
     "Container": [("input", "inputs"), ("output", "outputs")],
     "Model": [("input", "inputs"), ("output", "outputs")],
 }
@@ -98,7 +109,7 @@ def convert(name: str, args: tuple, kwargs: dict) -> tuple[tuple, dict, list[str
     """Keras 1 arguments of class `name`'s constructor in Keras 2 form, and what changed."""
     kwargs = dict(kwargs)
     changed: list[str] = []
-    if name == "ConvLSTM2D" and "forget_bias_init" in kwargs:
+    if name in ("SimpleRNN", "GRU", "LSTM", "ConvLSTM2D") and "forget_bias_init" in kwargs:
         if kwargs.pop("forget_bias_init") == "one":
             kwargs["unit_forget_bias"] = True
             changed.append("forget_bias_init='one' -> unit_forget_bias=True")
@@ -118,8 +129,9 @@ def convert(name: str, args: tuple, kwargs: dict) -> tuple[tuple, dict, list[str
         args, kwargs = _kernel_from_positionals(args, kwargs, 3 if name == "Conv3D" else 2, name)
         if args is not before:
             changed.append("nb_row/nb_col -> kernel_size" if name != "Conv3D" else "kernel_dim* -> kernel_size")
-    if name == "Conv1D" and "input_dim" in kwargs:
-        kwargs["input_shape"] = (kwargs.pop("input_length", None), kwargs.pop("input_dim"))
+    given = {"input_dim"} if name == "Conv1D" else {"input_dim", "input_length"}
+    if name in ("Conv1D", "SimpleRNN", "GRU", "LSTM") and "input_shape" not in kwargs and given & set(kwargs):
+        kwargs["input_shape"] = (kwargs.pop("input_length", None), kwargs.pop("input_dim", None))
         changed.append("input_dim/input_length -> input_shape")
     if name == "Embedding" and "dropout" in kwargs:
         kwargs.pop("dropout")
@@ -148,10 +160,10 @@ def convert(name: str, args: tuple, kwargs: dict) -> tuple[tuple, dict, list[str
             raise TypeError(f"`{name}` got both the Keras 1 argument `{old}` and its Keras 2 "
                             f"name `{new}`; keep `{new}`.")  # fmt: skip
         value = kwargs.pop(old)
-        if old == "dim_ordering":
-            if value not in _DIM_ORDERING:
-                raise ValueError(f"`{name}`: dim_ordering must be one of {sorted(_DIM_ORDERING)}, got {value!r}")
-            value = _DIM_ORDERING[value]
+        if old in _VALUES:
+            if value not in _VALUES[old]:
+                raise ValueError(f"`{name}`: {old} must be one of {sorted(_VALUES[old])}, got {value!r}")
+            value = _VALUES[old][value]
         kwargs[new] = value
         changed.append(f"{old} -> {new}")
     return args, kwargs, changed

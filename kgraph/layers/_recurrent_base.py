@@ -9,7 +9,6 @@ the layer builds the op twice, with and without masks, and the training switch p
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -22,53 +21,7 @@ from kgraph.ir import build as B
 from kgraph.ir.ops._rnn_emit import ACTIVATIONS
 from kgraph.ir.ops.rnn import GATES, fwd_inputs, fwd_outputs
 
-__all__ = ["Recurrent", "legacy_arguments", "merge_legacy", "activation_name"]
-
-_LEGACY = {
-    "output_dim": "units", "init": "kernel_initializer", "inner_init": "recurrent_initializer",
-    "inner_activation": "recurrent_activation", "W_regularizer": "kernel_regularizer",
-    "U_regularizer": "recurrent_regularizer", "b_regularizer": "bias_regularizer",
-    "W_constraint": "kernel_constraint", "U_constraint": "recurrent_constraint",
-    "b_constraint": "bias_constraint", "dropout_W": "dropout", "dropout_U": "recurrent_dropout",
-}  # fmt: skip
-_CONSUME_LESS = {"cpu": 0, "mem": 1, "gpu": 2}
-
-
-def legacy_arguments(kwargs: dict[str, Any], name: str) -> dict[str, Any]:
-    """Keras 1 argument names, renamed to Keras 2's with a warning (as Keras 2.0.5 does)."""
-    out = dict(kwargs)
-    renamed = []
-    for old, new in _LEGACY.items():
-        if old in out:
-            out[new] = out.pop(old)
-            renamed.append(f"{old} -> {new}")
-    if "consume_less" in out:
-        out["implementation"] = _CONSUME_LESS[out.pop("consume_less")]
-        renamed.append("consume_less -> implementation")
-    if out.pop("forget_bias_init", None) == "one":
-        out["unit_forget_bias"] = True
-        renamed.append("forget_bias_init='one' -> unit_forget_bias=True")
-    if "input_shape" not in out and ("input_dim" in out or "input_length" in out):
-        out["input_shape"] = (out.pop("input_length", None), out.pop("input_dim", None))
-        renamed.append("input_dim/input_length -> input_shape")
-    if renamed:
-        warnings.warn(
-            f"Update your `{name}` call to the Keras 2 API: {', '.join(renamed)}", stacklevel=3
-        )
-    return out
-
-
-def merge_legacy(explicit: dict[str, Any], kwargs: dict[str, Any], name: str) -> dict[str, Any]:
-    """The constructor's named arguments updated with Keras 1 names found in `kwargs`
-    (which keeps the rest); `units` must be given one way or the other."""
-    renamed = legacy_arguments(kwargs, name)
-    kwargs.clear()
-    for key, value in renamed.items():
-        (explicit if key in explicit else kwargs)[key] = value
-    if explicit.get("units") is None:
-        raise TypeError(f"{name}() missing required argument: 'units'")
-    return explicit
-
+__all__ = ["Recurrent", "activation_name"]
 
 def activation_name(layer: Layer, fn: Any, what: str) -> str:
     """The op-level name of a built-in activation; custom functions cannot run in the loop."""

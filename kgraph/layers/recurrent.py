@@ -15,7 +15,7 @@ import numpy as np
 from kgraph import activations, constraints, initializers, regularizers
 from kgraph.ir import Tensor
 from kgraph.ir.ops.rnn import GATES
-from kgraph.layers._recurrent_base import Recurrent, merge_legacy
+from kgraph.layers._recurrent_base import Recurrent
 
 __all__ = ["Recurrent", "SimpleRNN", "GRU", "LSTM"]
 
@@ -118,12 +118,9 @@ class SimpleRNN(_Cell):
     _cell = "simple"
     _has_recurrent_activation = False
 
-    def __init__(self, units=None, activation="tanh", use_bias=True, **kwargs):
-        args = merge_legacy(
-            {"units": units, "activation": activation, "use_bias": use_bias}, kwargs, "SimpleRNN"
-        )
+    def __init__(self, units, activation="tanh", use_bias=True, **kwargs):
         kwargs.pop("recurrent_activation", None)
-        super().__init__(**args, **kwargs)
+        super().__init__(units=units, activation=activation, use_bias=use_bias, **kwargs)
 
 
 class GRU(_Cell):
@@ -144,12 +141,10 @@ class GRU(_Cell):
 
     _cell = "gru"
 
-    def __init__(self, units=None, activation="tanh", recurrent_activation="hard_sigmoid", reset_after=False,
+    def __init__(self, units, activation="tanh", recurrent_activation="hard_sigmoid", reset_after=False,
                  **kwargs):  # fmt: skip
-        args = merge_legacy({"units": units, "activation": activation, "recurrent_activation": recurrent_activation},
-                            kwargs, "GRU")  # fmt: skip
         self.reset_after = bool(reset_after)
-        super().__init__(**args, **kwargs)
+        super().__init__(units=units, activation=activation, recurrent_activation=recurrent_activation, **kwargs)
 
     def _bias_shape(self) -> tuple[int, ...]:
         width = 3 * self.units
@@ -185,15 +180,14 @@ class LSTM(_Cell):
     _cell = "lstm"
     _n_states = 2
 
-    def __init__(self, units=None, activation="tanh", recurrent_activation="hard_sigmoid", use_bias=True,
+    def __init__(self, units, activation="tanh", recurrent_activation="hard_sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", unit_forget_bias=True, **kwargs):  # fmt: skip
-        args = merge_legacy({"units": units, "activation": activation, "recurrent_activation": recurrent_activation,
-                             "use_bias": use_bias, "kernel_initializer": kernel_initializer,
-                             "recurrent_initializer": recurrent_initializer, "bias_initializer": bias_initializer,
-                             "unit_forget_bias": unit_forget_bias}, kwargs, "LSTM")  # fmt: skip
-        self.unit_forget_bias = bool(args.pop("unit_forget_bias"))
-        super().__init__(**args, **kwargs)
+        self.unit_forget_bias = bool(unit_forget_bias)
+        super().__init__(units=units, activation=activation, recurrent_activation=recurrent_activation,
+                         use_bias=use_bias, kernel_initializer=kernel_initializer,
+                         recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
+                         **kwargs)  # fmt: skip
 
     def _bias_initializer(self) -> Any:
         if not self.unit_forget_bias:
