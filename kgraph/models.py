@@ -53,9 +53,8 @@ class Sequential(Model):
                 if len(layer.inbound_nodes) != 1:
                     raise ValueError(f"A layer added to a Sequential model must not already be connected "
                                      f"somewhere else; {layer.name} has {len(layer.inbound_nodes)} inbound nodes.")  # fmt: skip
-                out = layer.inbound_nodes[0].output_tensors
-                out = out[0] if len(out) == 1 else out
-                self.inputs = source_inputs(out if not isinstance(out, list) else out[0])
+                out = list(layer.inbound_nodes[0].output_tensors)
+                self.inputs = source_inputs(out[0])
             outputs = out if isinstance(out, list) else [out]
             if len(outputs) != 1:
                 raise TypeError("All layers in a Sequential model should have a single output tensor.")

@@ -464,16 +464,16 @@ def source_inputs(tensor: Any) -> list[Any]:
     `get_source_inputs`)."""
     found: list[Any] = []
 
-    def visit(t: Any, layer: Any, node_index: int) -> None:
+    def visit(layer: Any, node_index: int) -> None:
         node = layer.inbound_nodes[node_index]
         if not node.inbound_layers:
             for x in node.input_tensors:
                 if not any(x is f for f in found):
                     found.append(x)
             return
-        for x, inbound, index in zip(node.input_tensors, node.inbound_layers, node.node_indices):
-            visit(x, inbound, index)
+        for inbound, index in zip(node.inbound_layers, node.node_indices):
+            visit(inbound, index)
 
     layer, node_index, _ = tensor._keras_history
-    visit(tensor, layer, node_index)
+    visit(layer, node_index)
     return found

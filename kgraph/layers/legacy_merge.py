@@ -19,6 +19,7 @@ from typing import Any
 from kgraph import backend as K
 from kgraph.engine.topology import Layer
 from kgraph.layers.core_extra import _load_callable, _serialize_callable
+from kgraph.layers.merge import concatenated_mask
 
 __all__ = ["Merge", "merge", "flatten_branches"]
 
@@ -125,9 +126,7 @@ class Merge(Layer):
             kept = [K.expand_dims(m, 0) for m in mask if m is not None]
             return K.all(K.concatenate(kept, axis=0), axis=0, keepdims=False)
         if self.mode == "concat":
-            full = [K.ones_like(x, dtype="bool") if m is None else m for x, m in zip(inputs, mask, strict=True)]
-            full = [f if K.ndim(f) == K.ndim(x) else K.expand_dims(f) for f, x in zip(full, inputs, strict=True)]
-            return K.all(K.concatenate(full, axis=self.concat_axis), axis=-1, keepdims=False)
+            return concatenated_mask(inputs, mask, self.concat_axis)
         return None
 
     def get_config(self) -> dict[str, Any]:

@@ -256,17 +256,7 @@ class Concatenate(_Merge):
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Tensor | None:
         masks = self._check_masks(inputs, mask)
-        if masks is None:
-            return None
-        parts = []
-        for x, m in zip(inputs, masks, strict=True):
-            if m is None:
-                parts.append(K.ones_like(x, dtype="bool"))
-            elif K.ndim(m) < K.ndim(x):
-                parts.append(K.expand_dims(m))
-            else:
-                parts.append(m)
-        return K.all(K.concatenate(parts, axis=self.axis), axis=-1)
+        return None if masks is None else concatenated_mask(inputs, masks, self.axis)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "axis": self.axis}
@@ -438,3 +428,17 @@ def dot(
 ) -> Tensor:
     """`Dot(axes=axes, normalize=normalize, **kwargs)(inputs)`."""
     return Dot(axes=axes, normalize=normalize, **kwargs)(inputs)
+
+
+def concatenated_mask(inputs: list, masks: list, axis: int) -> Tensor:
+    """The mask of inputs concatenated on `axis`: a missing mask keeps every step, a mask of
+    lower rank gains the feature axis, and a step is kept when all of its features are."""
+    parts = []
+    for x, m in zip(inputs, masks, strict=True):
+        if m is None:
+            parts.append(K.ones_like(x, dtype="bool"))
+        elif K.ndim(m) < K.ndim(x):
+            parts.append(K.expand_dims(m))
+        else:
+            parts.append(m)
+    return K.all(K.concatenate(parts, axis=axis), axis=-1)
