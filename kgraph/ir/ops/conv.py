@@ -314,12 +314,11 @@ def _pool_infer(specs, attrs, consts):
     return [out]
 
 
-def _unpools_exactly(x, y, kernel, attrs) -> bool:
+def _unpools_exactly(x, y, kernel, strides, dilations, pads) -> bool:
     """True when MaxUnpool can carry the gradient: no input cell lies in two windows (each
     stride covers its kernel), and the windows tile x to its end, so the shape MaxUnpool
     infers from the pooled output is x's own (ONNX indexes the unpooled cells over it)."""
-    strides, dilations, pads = _resolved(x, kernel, attrs)
-    if any(d != 1 or s < k for k, s, d in zip(kernel, strides, dilations, strict=True)):
+    if pads is None or any(d != 1 or s < k for k, s, d in zip(kernel, strides, dilations, strict=True)):
         return False
     n = len(kernel)
     for i in range(n):
@@ -336,9 +335,9 @@ def _max_pool_vjp(ctx, g):
     attrs = {**ctx.attrs, "storage_order": 0}
     _, where = B.apply("MaxPool", [x], **attrs)
     kernel = tuple(attrs["kernel_shape"])
-    if _unpools_exactly(x, ctx.y, kernel, attrs):
+    strides, dilations, pads = _geometry(x.shape[2:], kernel, attrs)
+    if _unpools_exactly(x, ctx.y, kernel, strides, dilations, pads):
         # Each index appears once: MaxUnpool writes g into zeros of x's shape.
-        strides, _, pads = _resolved(x, kernel, attrs)
         return [B.apply1("MaxUnpool", g, where, B.shape_of(x), kernel_shape=kernel,
                          strides=strides, pads=pads)]  # fmt: skip
     zeros = B.apply1("ConstantOfShape", B.shape_of(x), value=np.zeros((), x.dtype.numpy))
