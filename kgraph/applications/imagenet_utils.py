@@ -19,7 +19,7 @@ import numpy as np
 
 from kgraph import _config
 from kgraph.backend import is_keras_tensor
-from kgraph.engine.topology import Input
+from kgraph.engine.topology import Input, source_inputs
 from kgraph.engine.training import Model
 from kgraph.layers.core import Dense
 from kgraph.layers.pooling import GlobalAveragePooling2D, GlobalMaxPooling2D
@@ -181,19 +181,6 @@ def _image_input(input_tensor: Any, input_shape: tuple[int | None, ...]) -> Any:
     return Input(tensor=input_tensor, shape=input_shape)
 
 
-def _source_inputs(tensor: Any) -> list[Any]:
-    """The Input tensors `tensor` is computed from (Keras's `get_source_inputs`), so a
-    model built on a layer's output still starts at its real inputs."""
-    layer, node_index, _ = tensor._keras_history
-    node = layer.inbound_nodes[node_index]
-    if not node.inbound_layers:
-        return [tensor]
-    sources: list[Any] = []
-    for x in node.input_tensors:
-        sources.extend(s for s in _source_inputs(x) if all(s is not t for t in sources))
-    return sources
-
-
 def _pool(x: Any, pooling: str | None) -> Any:
     """The head of a model built without its classifier."""
     if pooling == "avg":
@@ -243,7 +230,7 @@ def _finish(spec: ModelSpec, x: Any, img_input: Any, input_tensor: Any, include_
     `weights='imagenet'`, downloads (or finds in `~/.keras/models`) its weight file and
     loads it by topology."""
     x = top(x) if include_top else _pool(x, pooling)
-    inputs = img_input if input_tensor is None else _source_inputs(input_tensor)
+    inputs = img_input if input_tensor is None else source_inputs(input_tensor)
     model = Model(inputs, x, name=spec.name)
     if weights == "imagenet":
         fname = spec.weights_file + ("" if include_top else "_notop")
