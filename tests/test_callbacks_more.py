@@ -11,6 +11,8 @@ import socket
 import struct
 import threading
 import urllib.parse
+import warnings
+from collections import deque
 
 import numpy as np
 import pytest
@@ -511,3 +513,18 @@ def test_stop_training_from_a_callback_and_on_nan(capsys):
     )
     assert batches == [0, 1, 2] and hist.epoch == [0]
     assert capsys.readouterr().out == "Batch 2: Invalid loss, terminating training\n"
+
+
+def test_slow_batch_hook_warning_uses_the_median_of_recent_hook_times():
+    cl = cbks.CallbackList([], queue_length=5)
+    cl._delta_t_batch = 0.01
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cl._warn_if_slow("on_batch_end", deque([0.05] * 5))  # all under 0.1 s
+        cl._warn_if_slow("on_batch_end", deque([0.5, 0.5, 0.01, 0.01, 0.01]))  # median 0.01
+    with pytest.warns(UserWarning, match=r"on_batch_end\(\) is slow compared to the batch update \(0\.300000\)"):
+        cl._warn_if_slow("on_batch_end", deque([0.3, 0.3, 0.3, 0.01, 0.3]))
+    cl._delta_t_batch = 1.0  # the batch itself took longer: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cl._warn_if_slow("on_batch_end", deque([0.3] * 5))
