@@ -492,6 +492,24 @@ def test_in_graph_mask_bits_match_numpy_reference():
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("level", [0.0, 0.2, 0.5, 0.9, 1 - 2**-24])
+def test_keep_mask_is_the_threshold_test_on_the_reference_bits(level):
+    shape_t = get_default_graph().constant(np.asarray((64, 33), np.int64))
+    got = ev(K.random_keep_mask(shape_t, 7, level, K.constant(11, dtype="int64")))
+    bits = K.reference_mask_bits((64, 33), 7, 11)
+    assert got.dtype == np.bool_
+    np.testing.assert_array_equal(got, bits >= K.keep_threshold(level))
+    np.testing.assert_array_equal(got, K.reference_mask_uniform((64, 33), 7, 11) >= np.float32(level))
+
+
+def test_the_hash_without_its_last_xor_shift_has_the_same_top_31_bits():
+    z = np.random.default_rng(0).integers(0, 2**64, size=100_000, dtype=np.uint64)
+    z = np.concatenate([z, np.uint64([0, 2**64 - 1, 2**63, 2**33 - 1, 2**40])])
+    finished = z ^ (z >> np.uint64(31))
+    np.testing.assert_array_equal(finished >> np.uint64(33), z >> np.uint64(33))
+    assert np.any((finished >> np.uint64(32)) != (z >> np.uint64(32)))  # bit 32 does change
+
+
 def test_mask_hashes_the_rng_step_variable_by_default():
     K.set_value(K.rng_step(), 9)
     np.testing.assert_array_equal(_mask((4, 4), 3), K.reference_mask_uniform((4, 4), 3, 9))

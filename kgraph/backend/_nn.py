@@ -18,7 +18,7 @@ __all__ = [
     "tanh", "categorical_crossentropy", "sparse_categorical_crossentropy",
     "binary_crossentropy", "dropout", "in_train_phase", "in_test_phase", "gradients",
     "random_mask_uniform", "reference_mask_uniform", "random_mask_bits",
-    "reference_mask_bits", "keep_threshold",
+    "reference_mask_bits", "keep_threshold", "random_keep_mask",
 ]  # fmt: skip
 
 
@@ -118,7 +118,9 @@ _M1 = 0xBF58476D1CE4E5B9
 _M2 = 0x94D049BB133111EB
 
 
-def _mix_ir(z: Tensor) -> Tensor:
+def _mix_ir(z: Tensor, finish: bool = True) -> Tensor:
+    """The SplitMix64 finalizer; without `finish`, the last `z ^ (z >> 31)` is left out,
+    which changes none of the top 31 bits."""
     g = z.graph
 
     def u(v: int) -> Tensor:
@@ -129,7 +131,7 @@ def _mix_ir(z: Tensor) -> Tensor:
 
     z = B.mul(B.binary("BitwiseXor", z, shr(z, 30)), u(_M1))
     z = B.mul(B.binary("BitwiseXor", z, shr(z, 27)), u(_M2))
-    return B.binary("BitwiseXor", z, shr(z, 31))
+    return B.binary("BitwiseXor", z, shr(z, 31)) if finish else z
 
 
 def _mix_np(z: np.ndarray) -> np.ndarray:
@@ -139,18 +141,28 @@ def _mix_np(z: np.ndarray) -> np.ndarray:
         return z ^ (z >> np.uint64(31))
 
 
-def random_mask_bits(shape: Tensor, seed: int, step: Any = None) -> Tensor:
+def random_mask_bits(shape: Tensor, seed: int, step: Any = None, finish: bool = True) -> Tensor:
     """64 random bits per element of runtime shape `shape` (an int64 vector tensor).
 
     Each value is a hash of (seed, step, element index): reproducible, different at every
-    train step, and identical to the numpy twin `reference_mask_bits` bit for bit.
+    train step, and identical to the numpy twin `reference_mask_bits` bit for bit. With
+    `finish=False` only the top 31 bits are those bits (two passes fewer).
     """
     g = shape.graph
     step = _t(rng_step() if step is None else step)
     u64 = DType.uint64
     key = B.add(B.mul(g.constant(np.uint64(seed % 2**64)), g.constant(np.uint64(_G))), B.cast(step, u64))
     key = _mix_ir(key)
-    return _mix_ir(_scaled_index_plus(shape, key))
+    return _mix_ir(_scaled_index_plus(shape, key), finish=finish)
+
+
+def random_keep_mask(shape: Tensor, seed: int, level: float, step: Any = None) -> Tensor:
+    """Bool mask of runtime shape `shape`, true where an element survives dropout at
+    `level`: `reference_mask_bits(...) >= keep_threshold(level)`, the same test as
+    `reference_mask_uniform(...) >= level`. The test reads only the top 24 bits, which the
+    hash's last xor-shift leaves alone, so the mask skips it."""
+    bits = random_mask_bits(shape, seed, step, finish=False)
+    return B.binary("GreaterOrEqual", bits, shape.graph.constant(keep_threshold(level)))
 
 
 def _scaled_index_plus(shape: Tensor, key: Tensor) -> Tensor:
@@ -230,8 +242,7 @@ def dropout(x: Any, level: float, noise_shape: Sequence[int | None] | None = Non
         raise ValueError(f"Dropout level must be in [0, 1), got {level}")
     if seed is None:
         seed = int(np.random.randint(10_000_000))
-    bits = random_mask_bits(_noise_shape(x, noise_shape), seed)
-    keep = B.cast(B.binary("GreaterOrEqual", bits, x.graph.constant(keep_threshold(level))), x.dtype)
+    keep = B.cast(random_keep_mask(_noise_shape(x, noise_shape), seed, level), x.dtype)
     return B.mul(x, B.mul(keep, 1.0 / (1.0 - level)))
 
 

@@ -228,10 +228,7 @@ class Recurrent(Layer):
         shape = B.apply1("Concat", x.graph.constant(np.asarray([count], np.int64)),
                          B.getitem(B.apply1("Shape", x), slice(0, 1)),
                          x.graph.constant(np.asarray(dims, np.int64)), axis=0)  # fmt: skip
-        bits = K.random_mask_bits(shape, seed)
-        keep = B.cast(
-            B.binary("GreaterOrEqual", bits, x.graph.constant(K.keep_threshold(rate))), x.dtype
-        )
+        keep = B.cast(K.random_keep_mask(shape, seed, rate), x.dtype)
         return B.mul(keep, 1.0 / (1.0 - rate))
 
     def _mask_count(self) -> int:
