@@ -297,11 +297,25 @@ def test_noise_advances_with_each_train_step():
 
 
 # -- bad arguments and inputs ---------------------------------------------------------------
-def test_embedding_rejects_float_inputs():
-    with pytest.raises(
-        TypeError, match=r"Layer emb \(Embedding\) expects integer indices.*float32.*dtype='int32'"
-    ):
-        L.Embedding(10, 3, name="emb")(L.Input((5,)))
+def test_embedding_casts_float_inputs_and_rejects_fractional_values():
+    # Keras 2.0.5 casts float indices to int32 (babi_memnn feeds float Inputs): whole-number
+    # floats give the int result; anything else is a clear error naming the layer.
+    x = L.Input((5,))
+    model = Model(x, L.Embedding(10, 3, name="emb")(x))
+    ints = np.array([[1, 2, 3, 9, 0]])
+    np.testing.assert_array_equal(model.predict(ints.astype("float32")), model.predict(ints))
+    model.compile("sgd", "mse")
+    for bad, shown in ((1.5, "1.5"), (np.nan, "nan"), (-np.inf, "-inf")):
+        data = np.array([[1, bad, 3, 4, 0]], "float32")
+        with pytest.raises(ValueError, match=rf"layer emb takes integer values.*input_1 holds values that are not whole numbers \(e\.g\. {shown}, dtype float32\)"):
+            model.predict(data)
+        with pytest.raises(ValueError, match=r"layer emb takes integer values"):
+            model.train_on_batch(data, np.zeros((1, 5, 3)))
+    # An integer model input (Sequential's Embedding makes one) would truncate floats.
+    seq = Sequential([L.Embedding(10, 3, input_length=5, name="emb2"), L.Flatten()])
+    np.testing.assert_array_equal(seq.predict(ints.astype("float64")), seq.predict(ints))
+    with pytest.raises(ValueError, match=r"layer emb2 takes integer values.*not whole numbers \(e\.g\. 2\.5"):
+        seq.predict(np.array([[1, 2.5, 3, 4, 0]]))
 
 
 @pytest.mark.parametrize("axis", [2, -3, 5])

@@ -249,13 +249,33 @@ class Model(Container):
         return fn
 
     # -- data ---------------------------------------------------------------------------
+    def _standardize_inputs(self, x, check_batch_axis: bool) -> list[np.ndarray]:
+        shapes = [tuple(t._keras_shape) for t in self.inputs]
+        owners = [self._input_owner(i) for i in range(len(self.inputs))]
+        x = standardize_input_data(x, self.input_names, shapes, check_batch_axis, "input", owners)
+        checked = dict(self._float_index_inputs())
+        for i, t in enumerate(self.inputs):  # integer inputs: floats would be truncated
+            if t.dtype.is_integer and owners[i] is not None:
+                checked.setdefault(i, owners[i])
+        for i, layer in checked.items():
+            _check_whole_numbers(x[i], self.input_names[i], layer)
+        return x
+
+    def _float_index_inputs(self) -> list[tuple[int, str]]:
+        """(input position, layer name) for each float model input that an Embedding casts."""
+        found = []
+        for layer in self.layers:
+            for t in getattr(layer, "float_index_inputs", ()):
+                for i, inp in enumerate(self.inputs):
+                    if inp == t:
+                        found.append((i, layer.name))
+        return found
+
     def _standardize_user_data(self, x, y, sample_weight=None, class_weight=None, check_batch_axis=True):
         self._check_compiled("training/testing")
         # A stateful model's inputs fix the batch size; whole arrays are checked per batch.
         check_batch_axis = check_batch_axis and not self.stateful
-        shapes = [tuple(t._keras_shape) for t in self.inputs]
-        owners = [self._input_owner(i) for i in range(len(self.inputs))]
-        x = standardize_input_data(x, self.input_names, shapes, check_batch_axis, "input", owners)
+        x = self._standardize_inputs(x, check_batch_axis)
         kept = [i for i, fn in enumerate(self.loss_functions) if fn is not None]
         out_names = [self.output_names[i] for i in kept]
         out_shapes = []
@@ -318,9 +338,7 @@ class Model(Container):
 
     def predict(self, x, batch_size=32, verbose=0):
         """Output arrays for `x`, computed batch by batch."""
-        shapes = [tuple(t._keras_shape) for t in self.inputs]
-        owners = [self._input_owner(i) for i in range(len(self.inputs))]
-        x = standardize_input_data(x, self.input_names, shapes, False, "input", owners)
+        x = self._standardize_inputs(x, False)
         if len({a.shape[0] for a in x}) > 1:
             raise ValueError(f"All input arrays should have the same number of samples. Got array shapes: {[a.shape for a in x]}")
         if self.stateful:
@@ -360,9 +378,7 @@ class Model(Container):
         export(self, filepath, format=format, opset=opset, training=training)
 
     def predict_on_batch(self, x):
-        shapes = [tuple(t._keras_shape) for t in self.inputs]
-        owners = [self._input_owner(i) for i in range(len(self.inputs))]
-        x = standardize_input_data(x, self.input_names, shapes, False, "input", owners)
+        x = self._standardize_inputs(x, False)
         if self.stateful:
             self._check_stateful_batches(x[0].shape[0], x[0].shape[0], "predict_on_batch")
         outs = self._make_predict_function()(x)
@@ -405,4 +421,15 @@ class Model(Container):
                                             use_multiprocessing, verbose, **kwargs)  # fmt: skip
 
 
-
+def _check_whole_numbers(array: np.ndarray, input_name: str, layer: str) -> None:
+    if array.dtype.kind != "f" or array.size == 0:
+        return
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(array) | (np.mod(array, 1) != 0)
+    if np.any(bad):
+        raise ValueError(
+            f"Error when checking input: layer {layer} takes integer values (indices), but the "
+            f"data for {input_name} holds values that are not whole numbers (e.g. "
+            f"{array[bad].flat[0]}, dtype {array.dtype}). Pass an integer array, or "
+            f"floats that are whole numbers (they are cast to int32, as Keras does)."
+        )

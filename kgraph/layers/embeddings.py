@@ -14,8 +14,9 @@ __all__ = ["Embedding"]
 class Embedding(Layer):
     """Turns positive integer indices into dense vectors: `embeddings[index]`.
 
-    Only usable on integer inputs; as the first layer of a Sequential model it creates an
-    int32 input of shape `(batch, input_length)`.
+    As the first layer of a Sequential model it creates an int32 input of shape
+    `(batch, input_length)`. Float inputs are cast to int32, as in Keras; a model whose
+    float input feeds an Embedding checks that the values it is given are whole numbers.
 
     Args:
         input_dim: size of the vocabulary (largest index + 1).
@@ -90,14 +91,20 @@ class Embedding(Layer):
         return input_shape + (self.output_dim,)
 
     def call(self, inputs, **kwargs):
-        dtype = inputs.dtype
-        if not dtype.is_integer:
-            raise TypeError(
-                f"Layer {self.name} (Embedding) expects integer indices (int32 or int64), but its "
-                f"input has dtype {dtype} and shape {K.int_shape(inputs)}. Declare the input "
-                f"with an integer dtype, e.g. Input(shape=..., dtype='int32')."
-            )
+        if not inputs.dtype.is_integer:
+            # Keras casts float indices to int32. Fed straight from a model input, the
+            # model checks the values first (`float_index_inputs`): a fractional index is
+            # a mistake that the cast would hide.
+            self.float_index_inputs.append(inputs)
+            inputs = K.cast(inputs, "int32")
         return K.gather(self.embeddings, inputs)
+
+    @property
+    def float_index_inputs(self) -> list:
+        """The float tensors this layer was called on (and casts to int32)."""
+        if "_float_indices" not in self.__dict__:
+            self._float_indices = []
+        return self._float_indices
 
     def get_config(self):
         config = {
