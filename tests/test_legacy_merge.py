@@ -112,5 +112,64 @@ def test_sequential_of_merge_saves_the_branches_layers_as_keras_does(tmp_path):
     again.load_weights(path)
     for got, want in zip(again.get_weights(), saved, strict=True):
         np.testing.assert_array_equal(got, want)
-    with pytest.raises(NotImplementedError, match="functional API"):
-        again.to_json()
+
+
+def _branch(name):
+    return Sequential([keras.layers.Embedding(10, 4, input_length=3, name=name)])
+
+
+def test_nested_merges_train_and_save_every_branch_as_keras_does(tmp_path):
+    # Keras 2.0.5 flattens a branch that itself starts with a Merge (babi_memnn's old form).
+    import h5py
+
+    keras.backend.clear_session()
+    with pytest.warns(UserWarning):
+        a, b, c = _branch("a"), _branch("b"), _branch("c")
+        ab = Sequential([Merge([a, b], mode="sum")])
+        model = Sequential([Merge([ab, c], mode="sum"), keras.layers.Flatten(), Dense(1, name="top")])
+    assert model.count_params() == 3 * 40 + 13
+    assert len(model.trainable_weights) == 5
+    before = [br.get_weights()[0].copy() for br in (a, b, c)]
+    x = rng.integers(0, 10, (16, 3))
+    model.compile("sgd", "mse")
+    model.fit([x, x, x], rng.standard_normal((16, 1)), verbose=0)
+    assert all(not np.array_equal(w, br.get_weights()[0]) for w, br in zip(before, (a, b, c)))
+    path = str(tmp_path / "w.h5")
+    model.save_weights(path)
+    with h5py.File(path, "r") as f:
+        names = [n.decode() if isinstance(n, bytes) else n for n in f.attrs["layer_names"]]
+    assert names == ["a", "b", "c", "flatten_1", "top"]
+
+
+def test_sequential_of_merge_round_trips_through_json_and_whole_model_files(tmp_path):
+    # Keras 2.0.5 writes the branches' configs under the Merge's 'layers'.
+    keras.backend.clear_session()
+    with pytest.warns(UserWarning):
+        a, b, c = _branch("a"), _branch("b"), _branch("c")
+        ab = Sequential([Merge([a, b], mode="sum")])
+        model = Sequential([Merge([ab, c], mode="sum"), keras.layers.Flatten(), Dense(1, name="top")])
+    config = model.get_config()
+    assert config[0]["class_name"] == "Merge"
+    assert [br["class_name"] for br in config[0]["config"]["layers"]] == ["Sequential", "Sequential"]
+    assert config[0]["config"]["layers"][0]["config"][0]["class_name"] == "Merge"
+    x = [rng.integers(0, 10, (5, 3)) for _ in range(3)]
+    want = model.predict(x)
+    with pytest.warns(UserWarning):
+        again = keras.models.model_from_json(model.to_json())
+    assert again.count_params() == model.count_params()
+    again.set_weights(model.get_weights())
+    np.testing.assert_array_equal(again.predict(x), want)
+    model.compile("adam", "mse")
+    model.train_on_batch(x, np.ones((5, 1)))
+    want = model.predict(x)
+    path = str(tmp_path / "m.h5")
+    model.save(path)
+    with pytest.warns(UserWarning):
+        loaded = keras.models.load_model(path)
+    np.testing.assert_array_equal(loaded.predict(x), want)
+    assert loaded.train_on_batch(x, np.ones((5, 1))) == pytest.approx(model.train_on_batch(x, np.ones((5, 1))), rel=1e-6)
+
+
+def test_dot_axes_in_keras_1_tuple_form_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"Invalid format for dot_axes: \[\(2,\), \(2,\)\].*\[2, 2\]"):
+        Merge(mode="dot", dot_axes=[(2,), (2,)])

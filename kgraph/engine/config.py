@@ -286,7 +286,13 @@ def sequential_config(model: Any) -> list[dict[str, Any]]:
     model.
     """
     configs = [{"class_name": type(la).__name__, "config": la.get_config()} for la in model.layers]
-    if configs and model.inputs and not _is_container(model.layers[0]):
+    branches = getattr(model.layers[0], "branches", None) if model.layers else None
+    if branches:
+        # A legacy Merge of branch models: Keras 2.0.5 nests their configs in the Merge's.
+        configs[0]["config"]["layers"] = [
+            {"class_name": type(b).__name__, "config": b.get_config()} for b in branches
+        ]
+    elif configs and model.inputs and not _is_container(model.layers[0]):
         first = configs[0]["config"]
         if "batch_input_shape" not in first:
             first["batch_input_shape"] = tuple(model.inputs[0]._keras_shape)
@@ -319,7 +325,10 @@ def sequential_from_config(cls: type, config: Any, custom_objects: Mapping[str, 
         )
     model = cls(name=name)
     pending_input = None
-    for entry in entries:
+    for i, entry in enumerate(entries):
+        if i == 0 and _is_merge_of_branches(entry):
+            model.add(_merge_of_branches(entry, custom_objects, safe_mode))
+            continue
         layer = deserialize(entry, custom_objects=custom_objects, safe_mode=safe_mode)
         if isinstance(layer, InputLayer):
             if model.layers or pending_input is not None:
@@ -341,6 +350,29 @@ def sequential_from_config(cls: type, config: Any, custom_objects: Mapping[str, 
     if not trainable:
         model.trainable = False
     return model
+
+
+def _is_merge_of_branches(entry: Any) -> bool:
+    return (
+        isinstance(entry, Mapping)
+        and entry.get("class_name") == "Merge"
+        and isinstance(entry.get("config"), Mapping)
+        and "layers" in entry["config"]
+    )
+
+
+def _merge_of_branches(entry: Mapping[str, Any], custom_objects: Mapping[str, Any] | None,
+                       safe_mode: bool) -> Any:  # fmt: skip
+    """Keras 2.0.5's legacy first layer: a Merge whose config lists its branch models."""
+    from kgraph.layers.legacy_merge import Merge
+    from kgraph.layers.serialization import deserialize
+
+    config = dict(entry["config"])
+    branches = config.pop("layers")
+    if not isinstance(branches, (list, tuple)):
+        raise ValueError(f"Merge config: 'layers' should be a list of branch configs, got {type(branches).__name__}")
+    config["layers"] = [deserialize(b, custom_objects=custom_objects, safe_mode=safe_mode) for b in branches]
+    return Merge.from_config(config, custom_objects=custom_objects, safe_mode=safe_mode)
 
 
 def model_to_dict(model: Any) -> dict[str, Any]:

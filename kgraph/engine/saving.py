@@ -210,7 +210,7 @@ def _layer_weights(layer) -> list:
     return list(layer.weights)
 
 
-def _saved_layers(model) -> list:
+def saved_layers(model) -> list:
     # Sequential files list the layers it trains (a legacy Merge's branches flattened).
     from kgraph.models import Sequential
 
@@ -235,7 +235,7 @@ def save_weights_to_group(group, layers: Sequence[Any]) -> None:
 def save_weights(model, filepath: str, overwrite: bool = True) -> None:
     """Writes the model's weights in Keras 2's HDF5 layout (atomically)."""
     with atomic_h5(filepath, overwrite) as f:
-        save_weights_to_group(f, _saved_layers(model))
+        save_weights_to_group(f, saved_layers(model))
 
 
 def _attr_strings(group, name: str) -> list[str]:
@@ -348,4 +348,4 @@ def load_weights(model, filepath: str, by_name: bool = False, skip_mismatch: boo
     if skip_mismatch and not by_name:
         raise ValueError("When calling model.load_weights, skip_mismatch can only be set to True when by_name is True.")
     with open_h5(filepath) as f, reading(filepath):
-        load_weights_from_group(f, _saved_layers(model), by_name=by_name, skip_mismatch=skip_mismatch)
+        load_weights_from_group(f, saved_layers(model), by_name=by_name, skip_mismatch=skip_mismatch)

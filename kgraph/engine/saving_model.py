@@ -31,6 +31,7 @@ from kgraph.engine.saving import (
     open_h5,
     reading,
     save_weights_to_group,
+    saved_layers,
 )
 from kgraph.engine.saving_optimizer import restore_optimizer_weights, save_optimizer_weights
 
@@ -80,7 +81,7 @@ def save_model(model: Any, filepath: str, overwrite: bool = True, include_optimi
         f.attrs["keras_version"] = KERAS_FORMAT_VERSION.encode("utf8")
         f.attrs["backend"] = b"tensorflow"
         f.attrs["model_config"] = json.dumps(model_config).encode("utf8")
-        save_weights_to_group(f.create_group("model_weights"), list(model.layers))
+        save_weights_to_group(f.create_group("model_weights"), saved_layers(model))
         if include_optimizer and compiled:
             f.attrs["training_config"] = json.dumps(training_config(model)).encode("utf8")
             save_optimizer_weights(f, model.optimizer, model._collected_trainable_weights,
@@ -142,7 +143,7 @@ def load_model(filepath: str, custom_objects: Mapping[str, Any] | None = None, c
         model = model_from_config(model_config, custom_objects=custom_objects, safe_mode=safe_mode)
         if "model_weights" not in f:
             raise KerasFileError(f"{filepath} has a model config but no 'model_weights' group")
-        load_weights_from_group(f["model_weights"], list(model.layers))
+        load_weights_from_group(f["model_weights"], saved_layers(model))
         if not compile:
             return model
         config = _json_attr(f, "training_config", filepath)

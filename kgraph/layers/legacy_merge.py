@@ -27,7 +27,14 @@ _MODES = ("sum", "mul", "concat", "ave", "cos", "dot", "max")
 
 
 def _axes(dot_axes: Any) -> list[int]:
-    return [dot_axes, dot_axes] if isinstance(dot_axes, int) else [int(a) for a in dot_axes]
+    if isinstance(dot_axes, int):
+        return [dot_axes, dot_axes]
+    if not isinstance(dot_axes, (list, tuple)) or not all(isinstance(a, int) for a in dot_axes):
+        raise ValueError(
+            f"Invalid format for dot_axes: {dot_axes!r}; it should be an int or a list of "
+            "two ints (Keras 1's [(2,), (2,)] is written [2, 2])"
+        )
+    return list(dot_axes)
 
 
 class Merge(Layer):
@@ -130,12 +137,8 @@ class Merge(Layer):
         return None
 
     def get_config(self) -> dict[str, Any]:
-        if self.branches:
-            raise NotImplementedError(
-                f"Merge {self.name} merges branch models ({', '.join(b.name for b in self.branches)}), "
-                "which kgraph does not write into a config: save_weights/load_weights work; to "
-                "save the whole model, build it with the functional API (Input, concatenate, ...)."
-            )
+        """The merge's own settings; a Sequential model that starts with this Merge adds its
+        branches' configs under 'layers', as Keras 2.0.5 does."""
         config: dict[str, Any] = {"name": self.name, "concat_axis": self.concat_axis,
                                   "dot_axes": self.dot_axes, "arguments": self.arguments}  # fmt: skip
         for key, value in (("mode", self.mode), ("output_shape", self._output_shape),
@@ -148,6 +151,8 @@ class Merge(Layer):
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None, safe_mode: bool = True) -> Merge:
+        """`config['layers']`, when present, holds the branch models themselves (Sequential's
+        `from_config` rebuilds them from their configs first)."""
         config = dict(config)
         name = config.get("name", "merge")
         for key in ("mode", "output_shape", "output_mask"):
@@ -175,13 +180,15 @@ def merge(inputs: list, mode: str | Callable = "sum", concat_axis: int = -1, dot
 
 def flatten_branches(layers: list) -> list:
     """A Sequential model's layers as Keras 2.0.5 trains and saves a legacy
-    Sequential-of-Merge: the branches' layers first (each branch model's own layers), then
-    the rest; the Merge itself holds no weights."""
+    Sequential-of-Merge: the branches' layers first (each branch model's own layers, a
+    branch that itself starts with a Merge flattened the same way), then the rest; the
+    Merge itself holds no weights."""
     if not layers or not isinstance(layers[0], Merge) or not layers[0].branches:
         return list(layers)
     flat: list = []
     for branch in layers[0].branches:
-        for layer in getattr(branch, "layers", None) or [branch]:
+        inner = getattr(branch, "layers", None)
+        for layer in flatten_branches(inner) if inner else [branch]:
             if not any(layer is f for f in flat):
                 flat.append(layer)
     return flat + [la for la in layers[1:] if not any(la is f for f in flat)]
