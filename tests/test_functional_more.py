@@ -75,3 +75,23 @@ def test_plot_model_draws_or_says_what_is_missing(tmp_path):
             assert "graphviz" in str(err)
         else:
             assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_second_compile_of_a_multi_output_model_replaces_its_losses():
+    # The functional-API guide compiles its two-output model twice (lists, then dicts).
+    K.clear_session()
+    a = Input((4,))
+    model = Model(a, [Dense(1, name="main")(a), Dense(1, name="aux")(a)])
+    rng = np.random.default_rng(0)
+    x, y1, y2 = rng.random((8, 4)), rng.random((8, 1)), rng.random((8, 1))
+    model.compile("sgd", ["mse", "mae"], loss_weights=[1.0, 0.2])
+    model.fit(x, [y1, y2], verbose=0)
+    model.compile("sgd", {"main": "mae", "aux": "mse"}, loss_weights={"main": 1.0, "aux": 0.5})
+    assert model.metrics_names == ["loss", "main_loss", "aux_loss"]
+    loss, main, aux = model.evaluate(x, [y1, y2], verbose=0)
+    p1, p2 = model.predict(x)
+    assert main == pytest.approx(np.abs(p1 - y1).mean(), rel=1e-5)
+    assert aux == pytest.approx(((p2 - y2) ** 2).mean(), rel=1e-5)
+    assert loss == pytest.approx(main + 0.5 * aux, rel=1e-5)
+    history = model.fit(x, [y1, y2], epochs=2, verbose=0).history
+    assert sorted(history) == ["aux_loss", "loss", "main_loss"]

@@ -115,6 +115,7 @@ class Model(Container):
     def _build_loss(self, loss_weights, modes):
         self.targets, self.sample_weights = [], []
         self._target_names, self._weight_names = [], []
+        self._output_losses = []  # a re-compile replaces the previous losses
         total = None
         self.metrics_names = ["loss"]
         for i, (y_pred, fn, w, mode) in enumerate(zip(self.outputs, self.loss_functions, loss_weights, modes)):
@@ -137,7 +138,7 @@ class Model(Container):
                 self.metrics_names.append(f"{name}_loss")
             term = out_loss * w if w != 1.0 else out_loss
             total = term if total is None else total + term
-            self._output_losses = getattr(self, "_output_losses", []) + [out_loss]
+            self._output_losses.append(out_loss)
         for extra in self.losses:
             total = extra if total is None else total + extra
         self.total_loss = total
@@ -168,7 +169,6 @@ class Model(Container):
                     value = K.mean(value * mask) / K.mean(mask)
                 self.metrics_tensors.append(K.mean(value))
                 self.metrics_names.append(prefix + label)
-        self._output_losses = getattr(self, "_output_losses", [])
 
     @staticmethod
     def _resolve_metric(metric, loss_fn, output):
