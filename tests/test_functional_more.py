@@ -95,3 +95,34 @@ def test_a_second_compile_of_a_multi_output_model_replaces_its_losses():
     assert loss == pytest.approx(main + 0.5 * aux, rel=1e-5)
     history = model.fit(x, [y1, y2], epochs=2, verbose=0).history
     assert sorted(history) == ["aux_loss", "loss", "main_loss"]
+
+
+def test_fixed_batch_input_trains_on_whole_arrays_and_checks_each_batch():
+    # Keras 2.0.5 fit/evaluate/predict do not check the batch axis of whole arrays against
+    # Input(batch_shape=...) (the VAE examples rely on it); every batch must match instead.
+    x = Input(batch_shape=(10, 6))
+    m = Model(x, Dense(2)(x))
+    m.compile("sgd", "mse")
+    X = np.random.RandomState(0).rand(40, 6).astype("float32")
+    Y = np.random.RandomState(1).rand(40, 2).astype("float32")
+    hist = m.fit(X, Y, batch_size=10, epochs=1, verbose=0, validation_data=(X[:20], Y[:20]))
+    assert np.isfinite(hist.history["val_loss"][0])
+    assert np.isfinite(m.evaluate(X, Y, batch_size=10, verbose=0))
+    assert m.predict(X, batch_size=10).shape == (40, 2)
+    with pytest.raises(ValueError, match=r"input input_\d+ has a fixed batch size of 10, but got 35 samples"):
+        m.fit(X[:35], Y[:35], batch_size=10, verbose=0)
+    with pytest.raises(ValueError, match="batch_size=10"):
+        m.predict(X, batch_size=32)
+    with pytest.raises(ValueError, match="validation data"):
+        m.fit(X, Y, batch_size=10, verbose=0, validation_data=(X[:15], Y[:15]))
+    with pytest.raises(ValueError, match=r"expected input_\d+ .* to have shape \(10, 6\)"):
+        m.train_on_batch(X, Y)  # a single batch is still checked whole
+
+
+def test_predict_of_model_whose_input_is_also_an_output():
+    i = Input((6,))
+    m = Model(i, [Dense(2)(i), i])
+    X = np.random.RandomState(0).rand(5, 6).astype("float32")
+    out = m.predict(X)
+    assert [a.shape for a in out] == [(5, 2), (5, 6)]
+    np.testing.assert_array_equal(out[1], X)

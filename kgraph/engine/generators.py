@@ -182,7 +182,7 @@ def fit_generator(model, generator, steps_per_epoch=None, epochs=1, verbose=1, c
             )
         vx, vy = validation_data[0], validation_data[1]
         vw = validation_data[2] if len(validation_data) == 3 else None
-        vx, vy, vw = model._standardize_user_data(vx, vy, sample_weight=vw)
+        vx, vy, vw = model._standardize_user_data(vx, vy, sample_weight=vw, check_batch_axis=False)
         val_ins = vx + vy + vw
     if do_validation:
         model._make_test_function()

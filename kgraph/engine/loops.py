@@ -72,7 +72,8 @@ def _ensure_float32(arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
 
 def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
         shuffle, class_weight, sample_weight, initial_epoch):  # fmt: skip
-    x, y, w = model._standardize_user_data(x, y, sample_weight=sample_weight, class_weight=class_weight)
+    x, y, w = model._standardize_user_data(x, y, sample_weight=sample_weight, class_weight=class_weight,
+                                           check_batch_axis=False)
     val_ins = None
     if validation_data is not None:
         if len(validation_data) == 2:
@@ -85,7 +86,7 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
                 "When passing validation_data, it must contain 2 (x_val, y_val) or 3 (x_val, "
                 f"y_val, val_sample_weights) items, however it contains {len(validation_data)} items"
             )
-        vx, vy, vw = model._standardize_user_data(vx, vy, sample_weight=vw)
+        vx, vy, vw = model._standardize_user_data(vx, vy, sample_weight=vw, check_batch_axis=False)
         val_ins = vx + vy + vw
     elif validation_split and 0.0 < validation_split < 1.0:
         split_at = int(len(x[0]) * (1.0 - validation_split))
@@ -93,8 +94,10 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
         y, vy = slice_arrays(y, slice(0, split_at)), slice_arrays(y, slice(split_at, None))
         w, vw = slice_arrays(w, slice(0, split_at)), slice_arrays(w, slice(split_at, None))
         val_ins = vx + vy + vw
+    model._check_stateful_batches(len(x[0]), batch_size, "fit")
     ins = _ensure_float32(x + y + w)
     if val_ins is not None:
+        model._check_stateful_batches(len(val_ins[0]), batch_size, "fit (validation data)")
         val_ins = _ensure_float32(val_ins)
     train_fn = model._make_train_function()
     val_fn = model._make_test_function() if val_ins is not None else None

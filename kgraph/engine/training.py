@@ -240,8 +240,8 @@ class Model(Container):
         fn = getattr(self, "_predict_fn", None)
         if fn is None:
             names: list[str] = []
-            for name in self.output_names:  # one layer may give several outputs (shared layers)
-                names.append(_unique(name, names))
+            for name in self.output_names:  # one layer may give several outputs (shared layers),
+                names.append(_unique(name, names + list(self.input_names)))  # an input may be one
             fetches = list(zip(names, self.outputs))
             program = lower(get_default_graph(), list(zip(self.input_names, self.inputs)), fetches,
                             training=False, name=f"{self.name}_predict", state_updates=self.state_updates)  # fmt: skip
@@ -292,19 +292,29 @@ class Model(Container):
         return x, y, weights
 
     def _check_stateful_batches(self, n: int, batch_size: int, what: str) -> None:
-        """A stateful layer keeps one state per sample of a fixed-size batch: every batch
-        must have exactly that size (Keras 2.0.5 checks divisibility)."""
-        for layer in self.layers:
-            states = getattr(layer, "states", None) if getattr(layer, "stateful", False) else None
-            if not states or states[0] is None:
-                continue
-            fixed = states[0].shape[0]
+        """Every batch must have the batch size a stateful layer (one state per sample) or an
+        `Input(batch_shape=...)` fixes: whole arrays are not checked against it, as in
+        Keras 2.0.5's fit/evaluate/predict, so the batches are checked here instead."""
+        for name, fixed, why in self._fixed_batch_sizes():
             if min(batch_size, n) != fixed or n % fixed:
                 raise ValueError(
-                    f"{what}: layer {layer.name} is stateful with a fixed batch size of {fixed}, but got "
-                    f"{n} samples in batches of {min(batch_size, n)}. In a stateful network pass "
+                    f"{what}: {name} {why} a fixed batch size of {fixed}, but got "
+                    f"{n} samples in batches of {min(batch_size, n)}. Pass "
                     f"batch_size={fixed} and a number of samples that can be divided by it."
                 )
+
+    def _fixed_batch_sizes(self) -> list[tuple[str, int, str]]:
+        """(what, size, how) for each stateful layer and each input with a fixed batch size."""
+        found = []
+        for layer in self.layers:
+            states = getattr(layer, "states", None) if getattr(layer, "stateful", False) else None
+            if states and states[0] is not None:
+                found.append((f"layer {layer.name}", states[0].shape[0], "is stateful with"))
+        for name, t in zip(self.input_names, self.inputs):
+            fixed = tuple(t._keras_shape)[0] if t._keras_shape else None
+            if fixed is not None:
+                found.append((f"input {name}", fixed, "has"))
+        return found
 
     def _input_owner(self, i: int) -> str | None:
         layer = self.input_layers[i]
@@ -322,17 +332,13 @@ class Model(Container):
             epochs = kwargs.pop("nb_epoch")
         if kwargs:
             raise TypeError(f"Unrecognized keyword arguments: {sorted(kwargs)}")
-        if self.stateful and x is not None:
-            first = next(iter(x.values())) if isinstance(x, dict) else x[0] if isinstance(x, (list, tuple)) else x
-            self._check_stateful_batches(len(first), batch_size, "fit")
         return loops.fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
                          validation_data, shuffle, class_weight, sample_weight, initial_epoch)  # fmt: skip
 
     def evaluate(self, x, y, batch_size=32, verbose=1, sample_weight=None):
         """Loss and metrics on (x, y), averaged over batches weighted by batch size."""
-        x, y, w = self._standardize_user_data(x, y, sample_weight=sample_weight)
-        if self.stateful:
-            self._check_stateful_batches(x[0].shape[0], batch_size, "evaluate")
+        x, y, w = self._standardize_user_data(x, y, sample_weight=sample_weight, check_batch_axis=False)
+        self._check_stateful_batches(x[0].shape[0], batch_size, "evaluate")
         outs = loops.test_loop(self._make_test_function(), x + y + w, batch_size, verbose)
         return outs[0] if len(outs) == 1 else outs
 
@@ -341,24 +347,21 @@ class Model(Container):
         x = self._standardize_inputs(x, False)
         if len({a.shape[0] for a in x}) > 1:
             raise ValueError(f"All input arrays should have the same number of samples. Got array shapes: {[a.shape for a in x]}")
-        if self.stateful:
-            self._check_stateful_batches(x[0].shape[0], batch_size, "predict")
+        self._check_stateful_batches(x[0].shape[0], batch_size, "predict")
         outs = loops.predict_loop(self._make_predict_function(), x, batch_size, verbose)
         return outs[0] if len(outs) == 1 else outs
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
         """One gradient step on one batch; returns the loss (and metrics) before the update."""
         x, y, w = self._standardize_user_data(x, y, sample_weight=sample_weight, class_weight=class_weight)
-        if self.stateful:
-            self._check_stateful_batches(x[0].shape[0], x[0].shape[0], "train_on_batch")
+        self._check_stateful_batches(x[0].shape[0], x[0].shape[0], "train_on_batch")
         outs = self._make_train_function()(x + y + w)
         outs = [float(o) for o in outs]
         return outs[0] if len(outs) == 1 else outs
 
     def test_on_batch(self, x, y, sample_weight=None):
         x, y, w = self._standardize_user_data(x, y, sample_weight=sample_weight)
-        if self.stateful:
-            self._check_stateful_batches(x[0].shape[0], x[0].shape[0], "test_on_batch")
+        self._check_stateful_batches(x[0].shape[0], x[0].shape[0], "test_on_batch")
         outs = [float(o) for o in self._make_test_function()(x + y + w)]
         return outs[0] if len(outs) == 1 else outs
 
@@ -379,8 +382,7 @@ class Model(Container):
 
     def predict_on_batch(self, x):
         x = self._standardize_inputs(x, False)
-        if self.stateful:
-            self._check_stateful_batches(x[0].shape[0], x[0].shape[0], "predict_on_batch")
+        self._check_stateful_batches(x[0].shape[0], x[0].shape[0], "predict_on_batch")
         outs = self._make_predict_function()(x)
         return outs[0] if len(outs) == 1 else outs
 
