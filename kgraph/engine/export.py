@@ -10,8 +10,8 @@ Training export (`model.export(path, training=True)`): one call of the program r
 `train_on_batch` step, exactly the program kgraph itself runs. Naming convention:
 
 * **Batch inputs**: each model input by its input layer's name; for each output with a
-  loss, `<output>_target` and `<output>_sample_weights` (shape `(batch,)`; feed ones for
-  unweighted training).
+  loss, `<output>_target` and `<output>_sample_weights` (shape `(batch,)`, or
+  `(batch, time)` with `sample_weight_mode='temporal'`; feed ones for unweighted training).
 * **Results**: `loss`, then the rest of `model.metrics_names` (e.g. `dense_2_loss`,
   `acc`), each a scalar computed before the update, as `train_on_batch` returns them.
 * **State**: every variable the step reads is a graph input *and* an initializer of the
@@ -50,6 +50,7 @@ import kgraph
 from kgraph.ir import LoweringError, Variable, get_default_graph
 from kgraph.ir.ops import OPSET
 from lowering import lower
+from lowering.opset import MIN_OPSET, downgrade
 
 __all__ = ["to_onnx", "export", "MAX_PROTO_BYTES"]
 
@@ -207,12 +208,17 @@ def _proto_bytes(proto: onnx.ModelProto) -> int:
             + sum(p.ByteSize() for p in proto.metadata_props))  # fmt: skip
 
 
-def _check(proto: onnx.ModelProto, max_bytes: int) -> None:
+def _check(proto: onnx.ModelProto, max_bytes: int, full: bool = False) -> None:
     unknown = sorted({n.domain for n in proto.graph.node if n.domain not in _STANDARD_DOMAINS})
     if unknown:
         raise LoweringError(f"the exported graph uses non-standard operator domains {unknown}")
     if _proto_bytes(proto) <= max_bytes:
-        onnx.checker.check_model(proto)
+        try:
+            onnx.checker.check_model(proto, full_check=full)
+        except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as err:
+            if not full:
+                raise
+            raise ValueError(f"the graph is not valid at opset {proto.opset_import[0].version}: {err}") from None
 
 
 def to_onnx(model: Any, opset: int | None = None, training: bool = False,
@@ -221,8 +227,8 @@ def to_onnx(model: Any, opset: int | None = None, training: bool = False,
 
     Args:
         model: a built `Model` or `Sequential` (compiled, for `training=True`).
-        opset: the ONNX opset to target; None keeps kgraph's (18). Others go through
-            `onnx.version_converter`.
+        opset: the ONNX opset to target; None keeps kgraph's (18). Older ones go through
+            `lowering.opset.downgrade`, newer ones through `onnx.version_converter`.
         training: the train step instead of the inference graph.
         max_bytes: above this size the proto is checked by `export` from its file instead
             (protobuf cannot hold more than 2 GB).
@@ -233,12 +239,17 @@ def to_onnx(model: Any, opset: int | None = None, training: bool = False,
     """
     proto = _training_proto(model) if training else _inference_proto(model)
     if opset is not None and opset != OPSET:
-        if not isinstance(opset, int) or isinstance(opset, bool) or opset < 7:
-            raise ValueError(f"opset must be an integer >= 7, got {opset!r}")
+        if not isinstance(opset, int) or isinstance(opset, bool) or opset < MIN_OPSET:
+            raise ValueError(f"opset must be an integer >= {MIN_OPSET}, got {opset!r}")
         try:
-            proto = onnx.version_converter.convert_version(proto, opset)
+            if opset < OPSET:
+                proto = downgrade(proto, opset)
+            else:
+                proto = onnx.version_converter.convert_version(proto, opset)
         except Exception as err:  # the converter raises bare RuntimeErrors and others
             raise ValueError(f"Cannot convert the exported graph to opset {opset}: {err}") from None
+        _check(proto, max_bytes, full=True)
+        return proto
     _check(proto, max_bytes)
     return proto
 
