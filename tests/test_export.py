@@ -344,3 +344,12 @@ def test_example_trains_with_onnxruntime_only(tmp_path):
         np.testing.assert_allclose(float(values["acc"]), acc, rtol=1e-5)
     saved = np.load(tmp_path / "weights.npz")
     np.testing.assert_allclose(saved["dense_1/kernel"], model.layers[0].get_weights()[0], rtol=1e-6, atol=1e-7)
+
+
+def test_missing_directory_is_named(tmp_path):
+    model = _small_model()
+    for write in (lambda p: model.export(p), model.save, model.save_weights):
+        target = str(tmp_path / "missing" / "m.out")
+        with pytest.raises(FileNotFoundError, match=r"Cannot write .*m\.out: no such directory .*missing$"):
+            write(target)
+    assert list(tmp_path.iterdir()) == []

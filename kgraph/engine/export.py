@@ -49,6 +49,7 @@ from onnx import numpy_helper
 import kgraph
 from kgraph.ir import LoweringError, Variable, get_default_graph
 from kgraph.ir.ops import OPSET
+from kgraph.engine.saving import target_directory
 from lowering import lower
 from lowering.opset import MIN_OPSET, downgrade
 
@@ -266,8 +267,8 @@ def export(model: Any, filepath: str, format: str = "onnx", opset: int | None = 
     if format != "onnx":
         raise ValueError(f"Unknown export format {format!r}; valid choices: onnx")
     filepath = os.fspath(filepath)
+    directory = target_directory(filepath)
     proto = to_onnx(model, opset, training=training, max_bytes=max_bytes)
-    directory = os.path.dirname(os.path.abspath(filepath))
     base = os.path.basename(filepath)
     tmpdir = tempfile.mkdtemp(prefix=".kgraph-", dir=directory)
     try:

@@ -56,6 +56,15 @@ def _file_mode(filepath: str) -> int:
     return 0o666 & ~mask
 
 
+def target_directory(filepath: str) -> str:
+    """The folder a file is to be written into; FileNotFoundError naming it when missing
+    (the temporary file written first would otherwise appear in the message)."""
+    directory = os.path.dirname(os.path.abspath(filepath))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"Cannot write {filepath}: no such directory {directory}")
+    return directory
+
+
 @contextlib.contextmanager
 def atomic_h5(filepath: str, overwrite: bool = True) -> Iterator[Any]:
     """An HDF5 file opened for writing at a temporary path and renamed over `filepath` only
@@ -64,7 +73,7 @@ def atomic_h5(filepath: str, overwrite: bool = True) -> Iterator[Any]:
     filepath = os.fspath(filepath)
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"{filepath} exists and overwrite=False")
-    directory = os.path.dirname(os.path.abspath(filepath))
+    directory = target_directory(filepath)
     fd, tmp = tempfile.mkstemp(prefix=".kgraph-", suffix=".h5.tmp", dir=directory)
     os.close(fd)
     try:
