@@ -19,6 +19,7 @@ import pytest
 import kgraph.backend as K
 from kgraph import layers, optimizers
 from kgraph.engine.functions import CompiledFunction
+from kgraph.ir import LoweringError
 from kgraph.layers import Input
 from kgraph.models import Sequential
 from lowering import lower
@@ -316,13 +317,26 @@ def test_invalid_data_format_lists_the_choices(make):
         make()
 
 
-def test_same_padding_with_strides_needs_static_sizes():
-    with pytest.raises(
-        ValueError, match=r"Layer strided: padding='same' with strides \(2,\) needs a known size"
-    ):
-        _call(layers.Conv1D(2, 3, strides=2, padding="same", name="strided"), (None, 3))
-    with pytest.raises(ValueError, match=r"Layer pooled: padding='same' with strides \(2, 2\)"):
-        _call(layers.MaxPooling2D(padding="same", name="pooled"), (None, None, 3))
+def test_strided_same_padding_over_unknown_sizes_predicts_and_names_what_training_needs():
+    from kgraph.models import Sequential
+
+    def build(shape):
+        return Sequential([
+            layers.Conv2D(4, 3, strides=2, padding="same", input_shape=shape),
+            layers.MaxPooling2D(3, 2, padding="same"), layers.AveragePooling2D(2, padding="same"),
+            layers.SeparableConv2D(2, 3, strides=2, padding="same"), layers.GlobalAveragePooling2D()])  # fmt: skip
+
+    any_size = build((None, None, 3))
+    for h, w in ((9, 10), (12, 13), (17, 16)):  # odd and even sizes place SAME's extra cell
+        fixed = build((h, w, 3))
+        fixed.set_weights(any_size.get_weights())
+        x = np.random.RandomState(h).rand(2, h, w, 3).astype("float32")
+        np.testing.assert_allclose(any_size.predict(x), fixed.predict(x), rtol=1e-5, atol=1e-6)
+    conv1d = Sequential([layers.Conv1D(2, 3, strides=2, padding="same", input_shape=(None, 3))])
+    assert conv1d.predict(np.ones((1, 7, 3), "float32")).shape == (1, 4, 2)
+    any_size.compile("sgd", "mse")
+    with pytest.raises(LoweringError, match=r"strided padding='same' .* give the model input a fixed size"):
+        any_size.train_on_batch(np.ones((2, 9, 9, 3), "float32"), np.zeros((2, 2), "float32"))
 
 
 def test_backend_functions():

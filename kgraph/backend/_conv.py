@@ -3,7 +3,10 @@
 Tensors keep Keras's layout (`data_format`); kernels keep Keras's (*kernel, in, out). The
 IR ops are ONNX's channels-first Conv/ConvTranspose/MaxPool/AveragePool, so channels-last
 tensors are transposed around them and kernels are transposed into ONNX's (out, in, *kernel).
-Keras's 'same' padding (TensorFlow's SAME: the extra cell at the end) becomes explicit pads.
+Keras's 'same' padding (TensorFlow's SAME: the extra cell at the end) becomes explicit pads,
+or ONNX's auto_pad=SAME_UPPER (the same cells) when a strided axis has no static size; the
+gradient of the latter needs static sizes, so such models predict at any size but train
+only at a fixed one.
 """
 
 from __future__ import annotations
@@ -53,20 +56,16 @@ def _check_rank(x: Tensor, rank: int, fn: str) -> None:
 
 
 def _pads(spatial: Sequence[int | None], kernel: Sequence[int], strides: Sequence[int],
-          dilations: Sequence[int], padding: str) -> tuple[int, ...]:  # fmt: skip
-    """Explicit ONNX pads (begins, then ends) for Keras's 'valid' or 'same'."""
+          dilations: Sequence[int], padding: str) -> dict[str, Any]:  # fmt: skip
+    """The ONNX padding attributes for Keras's 'valid' or 'same': explicit pads (begins, then
+    ends), or auto_pad SAME_UPPER when a strided axis has a size known only at run time."""
     n = len(kernel)
     if padding == "valid":
-        return (0,) * (2 * n)
-    pairs = []
-    for i, (d, k, s, dl) in enumerate(zip(spatial, kernel, strides, dilations, strict=True)):
-        if d is None and s > 1:
-            raise ValueError(
-                f"padding='same' with strides {tuple(strides)} needs a known size along spatial "
-                f"axis {i} (got input spatial shape {tuple(spatial)})"
-            )
-        pairs.append(same_pads(d or 1, k, s, dl))
-    return tuple(p[0] for p in pairs) + tuple(p[1] for p in pairs)
+        return {"pads": (0,) * (2 * n)}
+    if any(d is None and s > 1 for d, s in zip(spatial, strides, strict=True)):
+        return {"auto_pad": "SAME_UPPER"}  # the same cells, placed by the runtime
+    pairs = [same_pads(d or 1, k, s, dl) for d, k, s, dl in zip(spatial, kernel, strides, dilations, strict=True)]
+    return {"pads": tuple(p[0] for p in pairs) + tuple(p[1] for p in pairs)}
 
 
 # -- convolution -------------------------------------------------------------------------
@@ -86,13 +85,11 @@ def convolve(x: Any, kernel: Any, bias: Any = None, strides: Sequence[int] = (1,
     if padding == "causal":
         if rank != 1:
             raise ValueError("padding='causal' is only for 1D convolutions")
-        pads = (dilations[0] * (ksize[0] - 1), 0)
+        padded = {"pads": (dilations[0] * (ksize[0] - 1), 0)}
     else:
-        pads = _pads(xf.shape[2:], ksize, strides, dilations, padding)
+        padded = _pads(xf.shape[2:], ksize, strides, dilations, padding)
     inputs = [xf, _onnx_kernel(kernel)] + ([_t(bias)] if bias is not None else [])
-    y = B.apply1(
-        "Conv", *inputs, kernel_shape=ksize, strides=strides, pads=pads, dilations=dilations
-    )
+    y = B.apply1("Conv", *inputs, kernel_shape=ksize, strides=strides, dilations=dilations, **padded)
     return _from_first(y, data_format)
 
 
@@ -170,9 +167,9 @@ def separable_conv2d(x: Any, depthwise_kernel: Any, pointwise_kernel: Any,
     kh, kw, cin, mult = depthwise_kernel.shape
     # (kh, kw, C, M) -> (kh, kw, 1, C*M): output channel c*M + m, TensorFlow's order.
     depthwise = _onnx_kernel(B.reshape(depthwise_kernel, [kh, kw, 1, cin * mult]))
-    pads = _pads(xf.shape[2:], (kh, kw), strides, dilations, padding)
+    padded = _pads(xf.shape[2:], (kh, kw), strides, dilations, padding)
     mid = B.apply1("Conv", xf, depthwise, group=cin, kernel_shape=(kh, kw), strides=strides,
-                   pads=pads, dilations=dilations)  # fmt: skip
+                   dilations=dilations, **padded)  # fmt: skip
     inputs = [mid, _onnx_kernel(pointwise_kernel)] + ([_t(bias)] if bias is not None else [])
     y = B.apply1("Conv", *inputs, kernel_shape=(1, 1))
     return _from_first(y, data_format)
@@ -211,8 +208,8 @@ def pool(x: Any, pool_size: Sequence[int], strides: Sequence[int], padding: str 
     if padding == "causal":
         raise ValueError("pooling padding must be 'valid' or 'same', not 'causal'")
     xf = _to_first(x, data_format)
-    pads = _pads(xf.shape[2:], pool_size, strides, (1,) * rank, padding)
-    geometry = {"kernel_shape": pool_size, "strides": strides, "pads": pads}
+    geometry = {"kernel_shape": pool_size, "strides": strides,
+                **_pads(xf.shape[2:], pool_size, strides, (1,) * rank, padding)}  # fmt: skip
     if pool_mode == "max":
         y = B.apply1("MaxPool", xf, **geometry)
     elif pool_mode == "avg":

@@ -105,7 +105,11 @@ def _out_lengths(spatial, kernel, strides, dilations, pads, attrs) -> tuple[int 
 def _resolved(x, kernel, attrs) -> tuple[tuple, tuple, tuple]:
     strides, dilations, pads = _geometry(x.shape[2:], kernel, attrs)
     if pads is None:
-        raise LoweringError("the gradient of an auto_pad=SAME op needs static spatial dimensions")
+        raise LoweringError(
+            "training a strided padding='same' convolution or pooling needs the spatial size of "
+            f"its input (got {tuple(x.shape[2:])} in channels-first order): give the model input a "
+            "fixed size such as input_shape=(64, 64, 3) to train; predict works at any size"
+        )
     return strides, dilations, pads
 
 
