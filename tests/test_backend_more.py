@@ -607,3 +607,17 @@ def test_random_normal_takes_a_shape_of_runtime_and_static_sizes():
     noise = K.random_normal(shape=(K.shape(x)[0], 2), mean=0.0, stddev=1.0, seed=3)
     got = K.function([x], [noise])([np.zeros((5, 2), np.float32)])[0]
     assert got.shape == (5, 2) and np.isfinite(got).all() and got.std() > 0
+
+
+def test_random_tensors_keep_the_static_shape_they_are_given():
+    x = K.placeholder((None, 5))
+    assert K.int_shape(K.random_normal((32, 10))) == (32, 10)
+    assert K.int_shape(K.random_uniform((4, 3))) == (4, 3)
+    assert K.int_shape(K.truncated_normal((3, 4))) == (3, 4)
+    assert K.int_shape(K.random_binomial((2, 3), 0.5)) == (2, 3)
+    assert K.int_shape(K.random_normal(K.shape(x))) == (None, 5)
+    assert K.int_shape(K.random_normal((K.shape(x)[0], 7))) == (None, 7)
+    assert K.int_shape(K.random_uniform(K.shape(x)[1:])) == (5,)
+    f = K.function([x], [K.random_normal((K.shape(x)[0], 7)), K.random_uniform(K.shape(x))])
+    a, b = f([np.ones((4, 5), "float32")])
+    assert a.shape == (4, 7) and b.shape == (4, 5)

@@ -60,6 +60,47 @@ def _seed(seed: int | None) -> int:
     return int(np.random.randint(10_000_000)) if seed is None else int(seed)
 
 
+def _known(t: Tensor) -> list[int | None] | None:
+    """The values of a small int tensor known before run time: constants, `K.shape(x)`
+    (x's static dims) and the slices and elements of it that `K.shape(x)[0]` takes."""
+    g = t.graph
+    value = g.const_value(t)
+    if value is not None:
+        return [int(v) for v in np.asarray(value).reshape(-1)]
+    node = g.node(t.node)
+    inputs = g.inputs(t.node)
+    if node.op == "Shape" and not node.attrs.get("start") and node.attrs.get("end") is None:
+        return list(inputs[0].shape)
+    if node.op in ("Cast", "Squeeze", "Unsqueeze", "Reshape", "Identity"):
+        return _known(inputs[0])
+    if node.op == "Slice" and node.attrs.get("axes", (0,)) in ((0,), (-1,)) and node.attrs.get("steps", (1,)) == (1,):
+        full = _known(inputs[0])
+        return None if full is None else full[node.attrs["starts"][0]:node.attrs["ends"][0]]
+    return None
+
+
+def _static_dims(shape: Any) -> tuple[int | None, ...] | None:
+    """The static shape of a random tensor of `shape`, as far as it is known."""
+    if isinstance(shape, Tensor):
+        known = _known(shape)
+        return None if known is None else tuple(known)
+    dims = [shape] if isinstance(shape, (int, np.integer)) else list(shape)
+    out: list[int | None] = []
+    for d in dims:
+        value = _known(d) if isinstance(d, Tensor) else [int(d)]
+        out.append(value[0] if value and len(value) == 1 else None)
+    return tuple(out)
+
+
+def _random_bits(shape: Any, seed: int) -> Tensor:
+    """`random_mask_bits` of `shape`, carrying the static dims that `shape` makes known."""
+    bits = random_mask_bits(_shape_tensor(shape), seed)
+    dims = _static_dims(shape)
+    if dims is not None and len(dims) == bits.ndim and sum(d is None for d in dims) <= 1:
+        bits = B.reshape(bits, [-1 if d is None else d for d in dims])
+    return bits
+
+
 def _halves(bits: Tensor, dtype: DType) -> tuple[Tensor, Tensor]:
     """Two 24-bit integers per element, from the top and the lower half of the hash, as floats."""
     g = bits.graph
@@ -83,7 +124,7 @@ def random_uniform(shape: Any, minval: float = 0.0, maxval: float = 1.0, dtype: 
         A tensor that differs at every train step and is reproducible for a seed.
     """
     dtype = as_dtype(dtype or floatx())
-    hi, _ = _halves(random_mask_bits(_shape_tensor(shape), _seed(seed)), dtype)
+    hi, _ = _halves(_random_bits(shape, _seed(seed)), dtype)
     unit = B.mul(hi, _TOP24)
     return B.add(B.mul(unit, float(maxval) - float(minval)), float(minval))
 
@@ -108,7 +149,7 @@ def random_normal(shape: Any, mean: float = 0.0, stddev: float = 1.0, dtype: Any
         ```
     """
     dtype = as_dtype(dtype or floatx())
-    hi, lo = _halves(random_mask_bits(_shape_tensor(shape), _seed(seed)), dtype)
+    hi, lo = _halves(_random_bits(shape, _seed(seed)), dtype)
     # u1 = (hi + 1) / 2^24 lies in (0, 1], so the log is finite.
     u1 = B.mul(B.add(hi, 1.0), _TOP24)
     radius = B.unary("Sqrt", B.mul(B.unary("Log", u1), -2.0))

@@ -18,13 +18,13 @@ import numpy as np
 from kgraph._config import floatx
 from kgraph.backend._layers_extra import (
     _halves,
+    _random_bits,
     _seed,
-    _shape_tensor,
     random_uniform,
     reference_random_normal,
     reference_random_uniform,
 )
-from kgraph.backend._nn import random_mask_bits, reference_mask_bits
+from kgraph.backend._nn import reference_mask_bits
 from kgraph.backend._session import variable
 from kgraph.ir import Tensor, Variable, as_dtype
 from kgraph.ir import build as B
@@ -91,7 +91,7 @@ def truncated_normal(shape: Any, mean: float = 0.0, stddev: float = 1.0, dtype: 
         A tensor that differs at every train step and is reproducible for a seed.
     """
     dtype = as_dtype(dtype or floatx())
-    hi, _ = _halves(random_mask_bits(_shape_tensor(shape), _seed(seed)), dtype)
+    hi, _ = _halves(_random_bits(shape, _seed(seed)), dtype)
     u = B.mul(B.add(hi, 0.5), _TOP24)
     z = _truncated_unit(
         u,
