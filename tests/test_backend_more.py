@@ -621,3 +621,18 @@ def test_random_tensors_keep_the_static_shape_they_are_given():
     f = K.function([x], [K.random_normal((K.shape(x)[0], 7)), K.random_uniform(K.shape(x))])
     a, b = f([np.ones((4, 5), "float32")])
     assert a.shape == (4, 7) and b.shape == (4, 5)
+
+
+def test_concat_gradient_along_an_axis_of_runtime_size():
+    # The batch axis has no static size: the gradient gathers each piece's runtime range.
+    a, b = K.placeholder((None, 3)), K.placeholder((None, 3))
+    c = K.concatenate([K.square(a), b * 2.0], axis=0)
+    weights = K.placeholder((None, 3))
+    ga, gb = K.gradients(K.sum(c * weights), [a, b])
+    assert K.int_shape(ga) == (None, 3)
+    f = K.function([a, b, weights], [ga, gb])
+    rng = np.random.RandomState(0)
+    A, Bv, W = rng.rand(2, 3), rng.rand(4, 3), rng.rand(6, 3)
+    got_a, got_b = f([A.astype("float32"), Bv.astype("float32"), W.astype("float32")])
+    np.testing.assert_allclose(got_a, 2 * A * W[:2], rtol=1e-5)
+    np.testing.assert_allclose(got_b, 2 * W[2:], rtol=1e-6)

@@ -128,7 +128,7 @@ def _concat_vjp(ctx, g):
     axis = norm_axis(ctx.attrs["axis"], g.ndim)
     sizes = [t.shape[axis] for t in ctx.inputs]
     if None in sizes:
-        raise LoweringError("the gradient of Concat needs static sizes along the concat axis")
+        return _concat_vjp_runtime(ctx, g, axis)
     grads, start = [], 0
     for need, size in zip(ctx.needs, sizes):
         if need:
@@ -138,6 +138,24 @@ def _concat_vjp(ctx, g):
         else:
             grads.append(None)
         start += size
+    return grads
+
+
+def _concat_vjp_runtime(ctx, g, axis: int):
+    """Concat's gradient when a size along the axis (often the batch) is known only at run
+    time: each piece gathers its index range, counted from the inputs' runtime shapes."""
+    graph = g.graph
+    where = graph.constant(np.asarray(axis, np.int64))
+    one = graph.constant(np.asarray(1, np.int64))
+    grads, start = [], graph.constant(np.asarray(0, np.int64))
+    for need, t in zip(ctx.needs, ctx.inputs):
+        size = t.shape[axis]
+        size = graph.constant(np.asarray(size, np.int64)) if size is not None else B.apply1(
+            "Gather", B.shape_of(t), where, axis=0
+        )  # fmt: skip
+        end = B.add(start, size)
+        grads.append(B.apply1("Gather", g, B.apply1("Range", start, end, one), axis=axis) if need else None)
+        start = end
     return grads
 
 
