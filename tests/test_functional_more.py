@@ -126,3 +126,26 @@ def test_predict_of_model_whose_input_is_also_an_output():
     out = m.predict(X)
     assert [a.shape for a in out] == [(5, 2), (5, 6)]
     np.testing.assert_array_equal(out[1], X)
+
+
+def test_summary_lists_only_this_models_calls_of_shared_layers():
+    d1, d2 = Dense(4, name="shared_a"), Dense(2, name="shared_b")
+    a = Input((3,), name="first_in")
+    Model(a, d2(d1(a)))
+    b = Input((3,), name="second_in")
+    reused = Model(b, d2(d1(b)))  # a chain in this graph: Keras's 3-column layout
+    lines = []
+    reused.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    assert "Connected to" not in text and "first_in" not in text
+    assert [n.outbound_layer.name for d in sorted(reused.nodes_by_depth) for n in reused.nodes_by_depth[d]] == [
+        "shared_b", "shared_a", "second_in"]  # fmt: skip
+    from kgraph.layers import concatenate
+
+    c, e = Input((3,), name="c_in"), Input((3,), name="e_in")
+    two = Model([c, e], concatenate([d1(c), d1(e)]))
+    lines = []
+    two.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    assert "Connected to" in text and "first_in" not in text and "second_in" not in text
+    assert "shared_a[2][0]" in text and "shared_a[3][0]" in text and "shared_a[0][0]" not in text

@@ -126,6 +126,32 @@ class Container(Layer):
             return None
         return masks[0] if len(masks) == 1 else masks
 
+    @property
+    def nodes_by_depth(self) -> dict[int, list[Node]]:
+        """This graph's nodes (layer calls, input layers' own included) by their largest
+        distance from an output, as Keras keeps them: a shared layer's calls from other
+        graphs are not among them."""
+        found: dict[int, tuple[Node, int]] = {}
+        inputs = {id(x) for x in self.inputs}
+
+        def visit(tensor: Any, d: int) -> None:
+            layer, node_index, _ = tensor._keras_history
+            node = layer.inbound_nodes[node_index]
+            if id(node) in found and found[id(node)][1] >= d:
+                return
+            found[id(node)] = (node, d)
+            if id(tensor) in inputs or not node.inbound_layers:
+                return
+            for x in node.input_tensors:
+                visit(x, d + 1)
+
+        for out in self.outputs:
+            visit(out, 0)
+        by_depth: dict[int, list[Node]] = {}
+        for node, d in found.values():
+            by_depth.setdefault(d, []).append(node)
+        return dict(sorted(by_depth.items()))
+
     def _sorted_layers(self) -> list[Layer]:
         """Layers by decreasing depth from the outputs (inputs first), as Keras orders them."""
         depth: dict[int, int] = {}
