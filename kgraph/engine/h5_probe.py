@@ -9,14 +9,18 @@ that does not finish in time, means the file is damaged; kgraph then reports tha
 of crashing or hanging. Exceptions in the child do not matter: the reader meets them again
 in the parent and turns them into clear errors.
 
-On POSIX the child is a `fork` of the current process (a few milliseconds); elsewhere, or
-when a forked child stalls (it may inherit a lock another thread held), it is a fresh
-interpreter.
+On POSIX the child is a `fork` of the current process (a few milliseconds); elsewhere it
+is a fresh interpreter. A forked child inherits the parent's state as it was at the fork:
+a lock another thread held never opens, and an object of another library (a session whose
+threads the child does not have) can crash when it is freed. So a forked child that stalls
+or crashes is no verdict: the file is read again by a fresh interpreter, whose verdict
+counts. A damaged file costs that interpreter's start-up; a sound one, only the fork.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import subprocess
@@ -111,6 +115,9 @@ def _fork_probe(path: str, timeout: float) -> None:
     if pid == 0:  # the child: never return into the caller's code
         code = 0
         try:
+            # The parent's objects stay as they are: collecting them would run finalizers
+            # of libraries whose threads and handles the child does not have.
+            gc.disable()
             _child(path)
         finally:
             os._exit(code)
@@ -129,6 +136,9 @@ def _spawn_probe(path: str, timeout: float) -> None:
                              capture_output=True)  # fmt: skip
     except subprocess.TimeoutExpired:
         raise ProbeFailed(f"reading it did not finish within {timeout:.0f} s") from None
+    if run.returncode < 0:
+        name = signal.Signals(-run.returncode).name
+        raise ProbeFailed(f"reading it crashes the HDF5 library ({name})")
     if run.returncode != 0:
         raise ProbeFailed(f"reading it crashes the HDF5 library (exit status {run.returncode})")
 
@@ -141,8 +151,7 @@ def probe(path: str) -> None:
         return
     try:
         _fork_probe(path, timeout)
-    except _TimedOut:
-        # A forked child inherits every lock as it was: one held by another thread at the
-        # fork (the allocator's, a library's) never opens in the child. A fresh
+    except ProbeFailed:
+        # A forked child inherits every lock and object as it was at the fork; a fresh
         # interpreter inherits none, so only its verdict counts.
         _spawn_probe(path, timeout)
