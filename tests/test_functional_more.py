@@ -149,3 +149,12 @@ def test_summary_lists_only_this_models_calls_of_shared_layers():
     text = "\n".join(lines)
     assert "Connected to" in text and "first_in" not in text and "second_in" not in text
     assert "shared_a[2][0]" in text and "shared_a[3][0]" in text and "shared_a[0][0]" not in text
+
+
+def test_compile_takes_the_session_options_k_function_takes_and_names_the_rest():
+    model = Sequential([Dense(2, input_dim=3)])
+    model.compile("sgd", "mse", options=None, run_metadata=None)
+    x = np.ones((4, 3), "float32")
+    assert np.isfinite(model.train_on_batch(x, np.zeros((4, 2), "float32")))
+    with pytest.raises(ValueError, match=r"\['feed'\] passed to compile.*\['options', 'run_metadata'\]"):
+        model.compile("sgd", "mse", feed={})

@@ -16,6 +16,10 @@ from kgraph.engine.topology import to_list
 from kgraph.ir import get_default_graph, provenance_scope
 from lowering import lower
 
+FUNCTION_KWARGS = ("options", "run_metadata")
+"""What Keras 2.0.5's compile passes on to K.function: TensorFlow's Session.run tracing
+options. They configure TensorFlow's profiler, so kgraph accepts them and has no use for them."""
+
 __all__ = ["Model"]
 
 _ACC = ("acc", "accuracy")
@@ -62,11 +66,14 @@ class Model(Container):
 
         Raises:
             ValueError: an unknown optimizer, loss or metric name (the valid ones are listed),
+                a keyword argument K.function does not take,
                 a loss/loss_weights structure that does not fit the outputs, or a
                 `steps_per_execution` that is not a positive integer.
         """
-        if kwargs:
-            raise TypeError(f"Invalid argument(s) to compile: {sorted(kwargs)}")
+        unknown = sorted(set(kwargs) - set(FUNCTION_KWARGS))
+        if unknown:
+            raise ValueError(f"Invalid argument(s) {unknown} passed to compile: its extra keyword "
+                             f"arguments go to K.function, which takes {list(FUNCTION_KWARGS)}")  # fmt: skip
         spe = steps_per_execution
         if isinstance(spe, bool) or not isinstance(spe, (int, np.integer)) or spe < 1:
             raise ValueError(f"steps_per_execution must be a positive integer, got {spe!r}")
