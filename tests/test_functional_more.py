@@ -156,5 +156,5 @@ def test_compile_takes_the_session_options_k_function_takes_and_names_the_rest()
     model.compile("sgd", "mse", options=None, run_metadata=None)
     x = np.ones((4, 3), "float32")
     assert np.isfinite(model.train_on_batch(x, np.zeros((4, 2), "float32")))
-    with pytest.raises(ValueError, match=r"\['feed'\] passed to compile.*\['options', 'run_metadata'\]"):
+    with pytest.raises(TypeError, match=r"to compile: \['feed'\].*K.function, which takes \['options', 'run_metadata'\]"):
         model.compile("sgd", "mse", feed={})

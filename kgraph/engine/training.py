@@ -66,14 +66,14 @@ class Model(Container):
 
         Raises:
             ValueError: an unknown optimizer, loss or metric name (the valid ones are listed),
-                a keyword argument K.function does not take,
                 a loss/loss_weights structure that does not fit the outputs, or a
                 `steps_per_execution` that is not a positive integer.
+            TypeError: a keyword argument K.function does not take.
         """
         unknown = sorted(set(kwargs) - set(FUNCTION_KWARGS))
         if unknown:
-            raise ValueError(f"Invalid argument(s) {unknown} passed to compile: its extra keyword "
-                             f"arguments go to K.function, which takes {list(FUNCTION_KWARGS)}")  # fmt: skip
+            raise TypeError(f"Invalid argument(s) to compile: {unknown}; its extra keyword arguments "
+                            f"go to K.function, which takes {list(FUNCTION_KWARGS)}")  # fmt: skip
         spe = steps_per_execution
         if isinstance(spe, bool) or not isinstance(spe, (int, np.integer)) or spe < 1:
             raise ValueError(f"steps_per_execution must be a positive integer, got {spe!r}")
