@@ -35,6 +35,8 @@ class Sample:
     inputs: list[Any]
     attrs: dict[str, Any] = field(default_factory=dict)
     grad: list[int] | None = None
+    unknown: tuple[int, ...] = ()
+    """Axes of the first input left unknown in the graph (sizes known only at run time)."""
 
 
 def r(*shape, lo=-2.0, hi=2.0):
@@ -196,6 +198,10 @@ SAMPLES: dict[str, list[Sample]] = {
             [r(2, 4, 5, 5), r(6, 2, 3, 3)], {"group": 2, "pads": (1, 1, 1, 1), "strides": (2, 2)}
         ),
         Sample([r(2, 3, 4, 4), r(6, 1, 2, 2), r(6)], {"group": 3, "auto_pad": "SAME_UPPER"}),
+        # Strided SAME over sizes known only at run time: the gradient pads at run time.
+        Sample([r(2, 3, 7, 6), r(4, 3, 3, 2)], {"strides": (2, 3), "auto_pad": "SAME_UPPER"}, unknown=(2, 3)),
+        Sample([r(2, 4, 5, 6), r(4, 2, 3, 3), r(4)], {"group": 2, "strides": (2, 2), "auto_pad": "SAME_UPPER"},
+               unknown=(0, 2)),  # fmt: skip
         Sample([r(2, 3, 4, 3), r(5, 3, 1, 1)]),
     ],
     "ConvTranspose": [
@@ -270,6 +276,11 @@ SAMPLES: dict[str, list[Sample]] = {
             [r(1, 2, 4, 5, 3)],
             {"kernel_shape": (2, 2, 2), "strides": (1, 2, 1), "pads": (0, 0, 1, 1, 1, 0)},
         ),
+        # SAME over sizes known only at run time, padded cells left out of the mean or not.
+        Sample([r(2, 3, 7, 6)], {"kernel_shape": (3, 2), "strides": (2, 2), "auto_pad": "SAME_UPPER"},
+               unknown=(2, 3)),  # fmt: skip
+        Sample([r(2, 2, 5, 8)], {"kernel_shape": (2, 3), "strides": (2, 3), "auto_pad": "SAME_UPPER",
+                                 "count_include_pad": 1}, unknown=(0, 3)),  # fmt: skip
     ],
 }
 

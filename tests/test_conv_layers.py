@@ -19,7 +19,6 @@ import pytest
 import kgraph.backend as K
 from kgraph import layers, optimizers
 from kgraph.engine.functions import CompiledFunction
-from kgraph.ir import LoweringError
 from kgraph.layers import Input
 from kgraph.models import Sequential
 from lowering import lower
@@ -317,26 +316,45 @@ def test_invalid_data_format_lists_the_choices(make):
         make()
 
 
-def test_strided_same_padding_over_unknown_sizes_predicts_and_names_what_training_needs():
+def test_strided_same_padding_over_unknown_sizes_predicts_and_trains_as_at_a_fixed_size():
     from kgraph.models import Sequential
 
-    def build(shape):
+    def build(shape, fmt="channels_last"):
         return Sequential([
-            layers.Conv2D(4, 3, strides=2, padding="same", input_shape=shape),
-            layers.MaxPooling2D(3, 2, padding="same"), layers.AveragePooling2D(2, padding="same"),
-            layers.SeparableConv2D(2, 3, strides=2, padding="same"), layers.GlobalAveragePooling2D()])  # fmt: skip
+            layers.Conv2D(4, 3, strides=2, padding="same", input_shape=shape, data_format=fmt),
+            layers.MaxPooling2D(3, 2, padding="same", data_format=fmt),
+            layers.AveragePooling2D(2, padding="same", data_format=fmt),
+            layers.SeparableConv2D(2, 3, strides=2, padding="same", data_format=fmt),
+            layers.GlobalAveragePooling2D(data_format=fmt)])  # fmt: skip
 
     any_size = build((None, None, 3))
+    any_size.compile("sgd", "mse")
+    start = any_size.get_weights()
     for h, w in ((9, 10), (12, 13), (17, 16)):  # odd and even sizes place SAME's extra cell
         fixed = build((h, w, 3))
-        fixed.set_weights(any_size.get_weights())
-        x = np.random.RandomState(h).rand(2, h, w, 3).astype("float32")
+        fixed.compile("sgd", "mse")
+        fixed.set_weights(start)
+        any_size.set_weights(start)
+        rng = np.random.RandomState(h)
+        x, y = rng.rand(2, h, w, 3).astype("float32"), rng.rand(2, 2).astype("float32")
         np.testing.assert_allclose(any_size.predict(x), fixed.predict(x), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(any_size.train_on_batch(x, y), fixed.train_on_batch(x, y), rtol=1e-5)
+        for got, want in zip(any_size.get_weights(), fixed.get_weights(), strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    first = build((3, None, None), "channels_first")
+    first.compile("sgd", "mse")
+    fixed = build((3, 11, 7), "channels_first")
+    fixed.compile("sgd", "mse")
+    fixed.set_weights(first.get_weights())
+    x = np.random.RandomState(0).rand(2, 3, 11, 7).astype("float32")
+    first.train_on_batch(x, np.ones((2, 2), "float32"))
+    fixed.train_on_batch(x, np.ones((2, 2), "float32"))
+    for got, want in zip(first.get_weights(), fixed.get_weights(), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
     conv1d = Sequential([layers.Conv1D(2, 3, strides=2, padding="same", input_shape=(None, 3))])
     assert conv1d.predict(np.ones((1, 7, 3), "float32")).shape == (1, 4, 2)
-    any_size.compile("sgd", "mse")
-    with pytest.raises(LoweringError, match=r"strided padding='same' .* give the model input a fixed size"):
-        any_size.train_on_batch(np.ones((2, 9, 9, 3), "float32"), np.zeros((2, 2), "float32"))
+    conv1d.compile("adam", "mse")
+    assert np.isfinite(conv1d.train_on_batch(np.ones((3, 7, 3), "float32"), np.ones((3, 4, 2), "float32")))
 
 
 def test_backend_functions():

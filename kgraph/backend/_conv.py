@@ -4,9 +4,8 @@ Tensors keep Keras's layout (`data_format`); kernels keep Keras's (*kernel, in, 
 IR ops are ONNX's channels-first Conv/ConvTranspose/MaxPool/AveragePool, so channels-last
 tensors are transposed around them and kernels are transposed into ONNX's (out, in, *kernel).
 Keras's 'same' padding (TensorFlow's SAME: the extra cell at the end) becomes explicit pads,
-or ONNX's auto_pad=SAME_UPPER (the same cells) when a strided axis has no static size; the
-gradient of the latter needs static sizes, so such models predict at any size but train
-only at a fixed one.
+or ONNX's auto_pad=SAME_UPPER (the same cells) when a strided axis has no static size, so
+such models predict and train at any size (the gradient pads at run time).
 """
 
 from __future__ import annotations

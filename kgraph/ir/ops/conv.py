@@ -20,6 +20,10 @@ Gradients, measured on onnxruntime's CPU kernels (the choices matter for trainin
   SpaceToDepth/DepthToSpace planes, measured 2-5x slower.)
 - AveragePool: the cotangent divided by each window's cell count, spread back by a
   ConvTranspose with a ones kernel over (N*C, 1, *spatial).
+- auto_pad SAME over sizes known only at run time (Keras's strided 'same' on an input of
+  unknown size): ConvTranspose takes only static pads, so the Conv and AveragePool
+  gradients pad the input with zeros sized from its runtime shape, differentiate the
+  unpadded op, and gather the gradient's rows back out of the padding.
 """
 
 from __future__ import annotations
@@ -106,11 +110,67 @@ def _resolved(x, kernel, attrs) -> tuple[tuple, tuple, tuple]:
     strides, dilations, pads = _geometry(x.shape[2:], kernel, attrs)
     if pads is None:
         raise LoweringError(
-            "training a strided padding='same' convolution or pooling needs the spatial size of "
-            f"its input (got {tuple(x.shape[2:])} in channels-first order): give the model input a "
-            "fixed size such as input_shape=(64, 64, 3) to train; predict works at any size"
+            f"auto_pad {attrs.get('auto_pad')} over spatial sizes {tuple(x.shape[2:])} known "
+            "only at run time: pad explicitly (pads=...) instead"
         )
     return strides, dilations, pads
+
+
+def _int64(graph, value: int):
+    return graph.constant(np.asarray([value], np.int64))
+
+
+def _padded_at_run_time(x, kernel, strides, dilations, attrs):
+    """x with SAME_UPPER's cells made explicit, for gradients whose ops take only static
+    pads: each axis of unknown size gets its begin and end cells (zeros) from its runtime
+    length. Returns the padded x, its geometry with zero pads, and a function that crops a
+    gradient of the padded x back to x."""
+    graph = x.graph
+    shape = B.apply1("Shape", x)
+    n = len(kernel)
+    cuts = []
+    for i, (k, s, dl) in enumerate(zip(kernel, strides, dilations, strict=True)):
+        axis = 2 + i
+        length = x.shape[axis]
+        if length is not None:
+            begin, end = (_int64(graph, p) for p in same_pads(length, k, s, dl))
+            length = _int64(graph, length)
+        else:
+            length = B.apply1("Slice", shape, starts=(axis,), ends=(axis + 1,), axes=(0,), steps=(1,))
+            steps = B.apply1("Div", B.add(length, _int64(graph, s - 1)), _int64(graph, s))
+            reach = B.add(B.mul(B.sub(steps, _int64(graph, 1)), _int64(graph, s)),
+                          _int64(graph, (k - 1) * dl + 1))  # fmt: skip
+            total = B.apply1("Max", B.sub(reach, length), _int64(graph, 0))
+            begin = B.apply1("Div", total, _int64(graph, 2))
+            end = B.sub(total, begin)
+        for size, at_end in ((begin, False), (end, True)):
+            here = B.apply1("Shape", x)
+            block = B.apply1("Concat", B.apply1("Slice", here, starts=(0,), ends=(axis,), axes=(0,), steps=(1,)),
+                             size, B.apply1("Slice", here, starts=(axis + 1,), ends=(x.ndim,), axes=(0,),
+                                            steps=(1,)), axis=0)  # fmt: skip
+            zeros = B.apply1("ConstantOfShape", block, value=np.zeros((), x.dtype.numpy))
+            x = B.apply1("Concat", *((x, zeros) if at_end else (zeros, x)), axis=axis)
+        cuts.append((axis, begin, length))
+
+    def crop(g):
+        for axis, begin, length in cuts:
+            rows = B.apply1("Range", B.reshape(begin, []), B.reshape(B.add(begin, length), []),
+                            graph.constant(np.asarray(1, np.int64)))  # fmt: skip
+            g = B.apply1("Gather", g, rows, axis=axis)
+        return g
+
+    geometry = {key: v for key, v in attrs.items() if key != "auto_pad"}
+    geometry["pads"] = (0,) * (2 * n)
+    return x, geometry, crop
+
+
+def _explicit(x, kernel, attrs):
+    """(x, attrs, crop): the op's input and attributes with static pads, padding x at run
+    time when auto_pad needs sizes only the run knows; crop maps a gradient back to x."""
+    strides, dilations, pads = _geometry(x.shape[2:], kernel, attrs)
+    if pads is not None:
+        return x, attrs, None
+    return _padded_at_run_time(x, kernel, strides, dilations, attrs)
 
 
 def _output_padding(x, y, kernel, strides, dilations, pads) -> tuple[tuple[int, ...], list[int]]:
@@ -226,7 +286,8 @@ def _conv_vjp(ctx, g):
     x, w = ctx.inputs[:2]
     kernel = tuple(w.shape[2:])
     group = ctx.attrs.get("group", 1)
-    strides, dilations, pads = _resolved(x, kernel, ctx.attrs)
+    x, attrs, crop = _explicit(x, kernel, ctx.attrs)
+    strides, dilations, pads = _resolved(x, kernel, attrs)
     gx = gw = None
     if ctx.needs[0]:
         dense = _block_diagonal(w, group) if group > 1 else w
@@ -234,8 +295,10 @@ def _conv_vjp(ctx, g):
         gx = B.apply1("ConvTranspose", g, dense, kernel_shape=kernel, strides=strides, pads=pads,
                       dilations=dilations, output_padding=extra)  # fmt: skip
         gx = _grow_to(gx, x, unknown)
+        if crop is not None:
+            gx = crop(gx)
     if ctx.needs[1]:
-        gw = conv_weight_grad(x, g, w.shape, ctx.attrs, group)
+        gw = conv_weight_grad(x, g, w.shape, attrs, group)
     grads = [gx, gw]
     if len(ctx.inputs) == 3:
         grads.append(_bias_grad(g) if ctx.needs[2] else None)
@@ -385,8 +448,18 @@ def _planes(t):
 def _average_pool_vjp(ctx, g):
     x, y = ctx.x, ctx.y
     kernel = tuple(ctx.attrs["kernel_shape"])
-    strides, dilations, pads = _resolved(x, kernel, ctx.attrs)
-    if ctx.attrs.get("count_include_pad", 0) or not any(pads):
+    original = x
+    x, attrs, crop = _explicit(x, kernel, ctx.attrs)
+    strides, dilations, pads = _resolved(x, kernel, attrs)
+    if crop is not None and not ctx.attrs.get("count_include_pad", 0):
+        # The padded cells do not count: a window's count is the sum of a ones tensor of
+        # the input's shape, padded at run time like the input.
+        ones = B.apply1("ConstantOfShape", B.apply1("Shape", original), value=np.ones((), x.dtype.numpy))
+        ones, _, _ = _explicit(ones, kernel, ctx.attrs)
+        counts = B.mul(B.apply1("AveragePool", ones, kernel_shape=kernel, strides=strides, pads=pads),
+                       float(math.prod(kernel)))  # fmt: skip
+        scaled = B.div(g, counts)
+    elif attrs.get("count_include_pad", 0) or not any(pads):
         scaled = B.mul(g, 1.0 / math.prod(kernel))
     else:
         counts = _window_counts(x, y, kernel, strides, pads)
@@ -398,7 +471,8 @@ def _average_pool_vjp(ctx, g):
                       output_padding=extra)  # fmt: skip
     if unknown:
         spread = _grow_to(spread, _planes(x), unknown)
-    return [B.reshape(spread, B.shape_of(x))]
+    spread = B.reshape(spread, B.shape_of(x))
+    return [spread if crop is None else crop(spread)]
 
 
 def _max_unpool_infer(specs, attrs, consts):
