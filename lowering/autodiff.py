@@ -23,7 +23,7 @@ def gradients(
     `y` gets None, never a zero tensor.
     """
     sources = {t.node for t in wrt}
-    relevant = graph.ancestors([y]) & graph.descendants(sources)
+    relevant = graph.ancestors([y]) & _differentiable_descendants(graph, sources)
     contributions: dict[Tensor, list[Tensor]] = {}
     with graph.as_default():
         if seed is None:
@@ -63,3 +63,17 @@ def _total(parts: list[Tensor] | None) -> Tensor | None:
         total = B.add(total, p)
     parts[:] = [total]
     return total
+
+
+def _differentiable_descendants(graph: Graph, sources: set[int]) -> set[int]:
+    """The nodes a gradient can flow back to `sources` from: reached from them only through
+    ops with a VJP. A value computed from a source's shape (Shape has none), such as a
+    dropout mask, is not on such a path, so no rule is asked for its cotangent."""
+    found = set(sources)
+    for nid in graph.topo_order():
+        if nid in found:
+            continue
+        node = graph.node(nid)
+        if get_op(node.op).vjp is not None and any(t.node in found for t in graph.inputs(nid)):
+            found.add(nid)
+    return found
