@@ -11,7 +11,8 @@ this program) is rewritten:
 - with a sequence mask, to the same Scan without the saved per-step gates, carrying the
   native op's weights as well: at run time, a right-padded mask (left-padded for a reversed
   input) runs the native op with `sequence_lens`, any other mask the Scan;
-- otherwise (dropout masks, activations ONNX lacks), to the Scan without saved gates.
+- otherwise (dropout masks, activations ONNX lacks, a convolutional cell), to the Scan
+  without saved gates.
 
 The native ops run the same equations as the Scan, so predictions agree to float rounding.
 """
@@ -75,11 +76,14 @@ def _saved_in_use(graph: Graph, node: Node) -> bool:
 
 
 def _native_ok(node: Node) -> bool:
-    """No dropout, activations the native ops have, and float32 (onnxruntime's only kernel
-    type for them). A sequence mask is checked at run time: see `KerasRNN`'s native form."""
+    """A dense cell (ONNX has no convolutional recurrence), no dropout, activations the
+    native ops have, and float32 (onnxruntime's only kernel type for them). A sequence mask
+    is checked at run time: see `KerasRNN`'s native form."""
     attrs = node.attrs
     acts = (attrs["activation"], attrs["recurrent_activation"])
-    if attrs.get("n_din") or attrs.get("n_drec") or node.outputs[0].dtype is not DType.float32:
+    if attrs.get("conv") or attrs.get("n_din") or attrs.get("n_drec"):
+        return False
+    if node.outputs[0].dtype is not DType.float32:
         return False
     return all(a in _NATIVE_ACT for a in acts)
 

@@ -327,8 +327,22 @@ def _recurrent_samples() -> dict[str, list[Sample]]:
         return [r(t, b, f), r(dirs, gates * u, f), r(dirs, gates * u, u), r(dirs, 2 * gates * u),
                 np.full(b, t, np.int32), r(dirs, b, u)]  # fmt: skip
 
+    # A convolutional LSTM: frames of 2 filters over 3x2 cells, a 3x2 recurrent kernel
+    # (an even side pads one more cell at the end), the input already projected.
+    conv = (2, 3, 2, 3, 2)
+    cu = 2 * 3 * 2
+
+    def conv_lstm(extra=(), **attrs):
+        ins = [r(t, b, 4 * cu, lo=-1.0, hi=1.0), r(8, 2, 3, 2, lo=-0.5, hi=0.5), r(b, cu, lo=-0.5, hi=0.5),
+               r(b, cu)]  # fmt: skip
+        return Sample(ins + list(extra), {"cell": "lstm", "activation": "tanh", "recurrent_activation": "sigmoid",
+                                          "save": 1, "conv": conv, **attrs}, grad=[0, 1, 2, 3])  # fmt: skip
+
     return {
         "KerasRNN": [
+            conv_lstm(),
+            conv_lstm([bools(t, b), drop(4, cu)], has_mask=1, n_drec=4, activation="relu"),
+            conv_lstm([drop(1, cu)], n_drec=1, recurrent_activation="hard_sigmoid"),
             Sample(lstm, lstm_attrs),
             Sample(gru, gru_attrs, grad=[0, 1, 2, 3, 4]),
             Sample(gru2, gru2_attrs, grad=[0, 1, 2, 3, 4, 5]),
@@ -340,6 +354,8 @@ def _recurrent_samples() -> dict[str, list[Sample]]:
             Sample(grad_lstm, {"cell": "lstm", **common, "has_dy": 1, "has_mask": 1, "n_drec": 4}),
             Sample(grad_gru, {"cell": "gru", **common, "reset_after": 1}),
             Sample(grad_rnn, {"cell": "simple", **common, "has_dy": 1, "has_mask": 1}),
+            Sample([r(t, b, cu), r(b, cu), r(b, cu), r(8, 2, 3, 2), r(t, b, 4 * cu, lo=0.1, hi=0.9), r(t, b, cu),
+                    r(t, b, cu), drop(4, cu)], {"cell": "lstm", **common, "has_dy": 1, "n_drec": 4, "conv": conv}),
         ],
         "LSTM": [Sample(native(4) + [r(1, b, u)], {"hidden_size": u})],
         "GRU": [

@@ -338,7 +338,9 @@ def test_strided_same_padding_over_unknown_sizes_predicts_and_trains_as_at_a_fix
         rng = np.random.RandomState(h)
         x, y = rng.rand(2, h, w, 3).astype("float32"), rng.rand(2, 2).astype("float32")
         np.testing.assert_allclose(any_size.predict(x), fixed.predict(x), rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(any_size.train_on_batch(x, y), fixed.train_on_batch(x, y), rtol=1e-5)
+        np.testing.assert_allclose(
+            any_size.train_on_batch(x, y), fixed.train_on_batch(x, y), rtol=1e-5
+        )
         for got, want in zip(any_size.get_weights(), fixed.get_weights(), strict=True):
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
     first = build((3, None, None), "channels_first")
@@ -354,7 +356,9 @@ def test_strided_same_padding_over_unknown_sizes_predicts_and_trains_as_at_a_fix
     conv1d = Sequential([layers.Conv1D(2, 3, strides=2, padding="same", input_shape=(None, 3))])
     assert conv1d.predict(np.ones((1, 7, 3), "float32")).shape == (1, 4, 2)
     conv1d.compile("adam", "mse")
-    assert np.isfinite(conv1d.train_on_batch(np.ones((3, 7, 3), "float32"), np.ones((3, 4, 2), "float32")))
+    assert np.isfinite(
+        conv1d.train_on_batch(np.ones((3, 7, 3), "float32"), np.ones((3, 4, 2), "float32"))
+    )
 
 
 def test_backend_functions():
@@ -380,7 +384,9 @@ def test_backend_functions():
     ):
         K.pool2d(K.constant(x), (2, 2), pool_mode="min")
     with pytest.warns(UserWarning, match="padding dict"):
-        legacy = layers.ZeroPadding2D({"top_pad": 1, "bottom_pad": 0, "left_pad": 2, "right_pad": 3})
+        legacy = layers.ZeroPadding2D(
+            {"top_pad": 1, "bottom_pad": 0, "left_pad": 2, "right_pad": 3}
+        )
     assert legacy.padding == ((1, 0), (2, 3))
 
 

@@ -262,11 +262,43 @@ def test_clear_errors():
         L.ConvLSTM2D(2, 3).compute_output_shape((None, 4, 4, 2))
     with pytest.raises(ValueError, match=r"Layer conv_lst_m2d_\d+.*channels_middle"):
         L.ConvLSTM2D(2, 3, data_format="channels_middle")
-    with pytest.raises(ValueError, match=r"conv_lst_m2d.*static.*\(None, None, 4, 4, 2\)"):
-        L.ConvLSTM2D(2, 3)(L.Input((None, 4, 4, 2)))
+    with pytest.raises(
+        ValueError, match=r"conv_lst_m2d.*known spatial size.*\(None, 3, None, 4, 2\)"
+    ):
+        L.ConvLSTM2D(2, 3)(L.Input((3, None, 4, 2)))
     with pytest.raises(ValueError, match=r"conv_lst_m2d.*padding must be 'valid' or 'same'"):
         L.ConvLSTM2D(2, 3, padding="causal")
     with pytest.raises(ValueError, match=r"conv_lst_m2d.*stateful.*batch size"):
         L.ConvLSTM2D(2, 3, stateful=True)(L.Input((2, 4, 4, 2)))
     with pytest.raises(ValueError, match=r"conv_lst_m2d.*larger than the input"):
         L.ConvLSTM2D(2, 5)(L.Input((2, 4, 4, 2)))
+
+
+@pytest.mark.parametrize("fmt", ["channels_last", "channels_first"])
+def test_any_number_of_timesteps_trains_as_a_fixed_number(fmt):
+    """Keras's conv_lstm example declares input_shape=(None, rows, cols, channels): one
+    recurrence op runs any number of steps, in training too."""
+
+    def build(steps, dropout=0.0):
+        frame = (2, 6, 5) if fmt == "channels_first" else (6, 5, 2)
+        model = Sequential([
+            L.ConvLSTM2D(3, (3, 2), padding="same", return_sequences=True, data_format=fmt,
+                         dropout=dropout, recurrent_dropout=dropout, input_shape=(steps, *frame)),
+            L.ConvLSTM2D(2, 3, strides=2, go_backwards=True, data_format=fmt),
+            L.Flatten(), L.Dense(1)])  # fmt: skip
+        model.compile("adam", "mse")
+        return model
+
+    any_steps, fixed = build(None), build(4)
+    fixed.set_weights(any_steps.get_weights())
+    rng = np.random.RandomState(1)
+    shape = (3, 4, 2, 6, 5) if fmt == "channels_first" else (3, 4, 6, 5, 2)
+    x, y = rng.rand(*shape).astype("float32"), rng.rand(3, 1).astype("float32")
+    _close(any_steps.predict(x), fixed.predict(x), "predict")
+    _close(any_steps.train_on_batch(x, y), fixed.train_on_batch(x, y), "loss")
+    for got, want in zip(any_steps.get_weights(), fixed.get_weights(), strict=True):
+        _close(got, want, "weights after a step")
+    longer = rng.rand(2, 7, *shape[2:]).astype("float32")
+    dropped = build(None, dropout=0.3)
+    assert dropped.predict(longer).shape == (2, 1)
+    assert np.isfinite(dropped.train_on_batch(longer, y[:2]))

@@ -1,9 +1,12 @@
 """Convolutional recurrent layers: Keras 2.0.5's `ConvLSTM2D`.
 
-The recurrence is `K.rnn` over a Python step function, so it unrolls over a static number
-of timesteps into ordinary Conv and elementwise ops: gradients, export and every program
-work on it unchanged. The stateful plumbing, dropout masks (drawn once per batch from the
-in-graph hash and shared by every step) and the training switch come from `Recurrent`.
+The recurrence is one `KerasRNN` op with a convolutional cell, like the dense recurrent
+layers: the input convolutions of every step run first as a single Conv over time * batch
+frames, then a Scan runs the recurrent 'same' convolutions step by step (a reverse Scan in
+training, with the recurrent kernel's gradient as one convolution over all steps). So any
+number of timesteps works, `input_shape=(None, rows, cols, channels)` included. The
+stateful plumbing and the dropout masks (drawn once per batch from the in-graph hash and
+shared by every step) come from `Recurrent`.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from kgraph.backend._conv import convolve
 from kgraph.engine.topology import InputSpec
 from kgraph.ir import Tensor
 from kgraph.ir import build as B
+from kgraph.ir.ops.rnn import fwd_inputs, fwd_outputs
 from kgraph.layers._common import kernel_bias_config, set_kernel_bias_args
-from kgraph.layers._recurrent_base import Recurrent
+from kgraph.layers._recurrent_base import Recurrent, activation_name
 from kgraph.layers._spatial import checked
 from kgraph.utils import conv_utils
 
@@ -230,12 +234,6 @@ class ConvLSTM2D(Recurrent):
         )
         mask = mask[0] if isinstance(mask, list) else mask
         shape = self._checked_shape(K.int_shape(x))
-        if shape[1] is None:
-            raise ValueError(
-                f"Layer {self.name} unrolls over its timesteps and needs their number to be "
-                f"static, got input shape {shape}: give the input a fixed number of timesteps "
-                f"(e.g. `Input(shape=(timesteps, ...))`)"
-            )
         if mask is not None:
             if len(K.int_shape(mask)) > 2:  # Masking's per-pixel mask: a step is masked as a whole
                 mask = K.any(mask, axis=tuple(range(2, len(K.int_shape(mask)))))
@@ -257,66 +255,111 @@ class ConvLSTM2D(Recurrent):
         return _GATES  # Keras 2.0.5 draws a mask per gate whatever the implementation
 
     def _run(self, x, xt, mask, states, training):
-        """One recurrence whose inputs and states meet per-gate dropout masks in training
-        programs and ones elsewhere: Keras 2.0.5's form, where the training switch picks the
-        masks rather than the outputs."""
-
-        def masks(rate: float, dims: tuple, seed: int) -> list[Tensor] | None:
-            if not 0.0 < rate < 1.0:
-                return None
-            self.uses_learning_phase = True
-            drawn = self._dropout_masks(x, rate, dims, seed)
-            return [K.stop_gradient(K.in_train_phase(drawn[g], 1.0, training=training))
-                    for g in range(_GATES)]  # fmt: skip
-
-        # Keras 2.0.5 drops inputs only in implementation 0.
-        din = masks(
-            self.dropout if self.implementation == 0 else 0.0, K.int_shape(x)[2:], self._seed
+        """The recurrence, and in training programs the same recurrence under per-gate
+        dropout masks (drawn once per batch and shared by every step)."""
+        din_rate = self.dropout if self.implementation == 0 else 0.0  # as Keras 2.0.5
+        plain = self._recurrence(x, mask, states, None, None)
+        if not (0.0 < din_rate < 1.0 or 0.0 < self.recurrent_dropout < 1.0):
+            return plain
+        self.uses_learning_phase = True
+        din = (self._dropout_masks(x, din_rate, K.int_shape(x)[2:], self._seed)
+               if 0.0 < din_rate < 1.0 else None)  # fmt: skip
+        drec = (self._dropout_masks(x, self.recurrent_dropout, self._state_dims(), self._seed + 1)
+                if 0.0 < self.recurrent_dropout < 1.0 else None)  # fmt: skip
+        dropped = self._recurrence(
+            x, mask, states, *(None if m is None else K.stop_gradient(m) for m in (din, drec))
         )
-        drec = masks(self.recurrent_dropout, self._state_dims(), self._seed + 1)
-        return self._recurrence(x, mask, states, din, drec)
+        seq = K.in_train_phase(dropped[0], plain[0], training=training)
+        final = [
+            K.in_train_phase(a, b, training=training)
+            for a, b in zip(dropped[1], plain[1], strict=True)
+        ]
+        return seq, final
+
+    # -- the recurrence as one KerasRNN op -------------------------------------------------
+    def _to_first(self, t: Tensor, lead: int) -> Tensor:
+        """Frames after `lead` leading axes, channels-last -> channels-first."""
+        if self.data_format == "channels_first":
+            return t
+        return B.transpose(t, list(range(lead)) + [lead + 2, lead, lead + 1])
+
+    def _from_first(self, t: Tensor, lead: int) -> Tensor:
+        if self.data_format == "channels_first":
+            return t
+        return B.transpose(t, list(range(lead)) + [lead + 1, lead + 2, lead])
+
+    def _frames(self, t: Tensor, lead: int) -> Tensor:
+        """(*lead axes, flat) -> (*lead axes, *frame) in the layer's data_format."""
+        first = (self.filters,) + self._spatial_out()
+        shape = B.apply1("Concat", B.getitem(B.apply1("Shape", t), slice(0, lead)),
+                         t.graph.constant(np.asarray(first, np.int64)), axis=0)  # fmt: skip
+        return self._from_first(B.reshape(t, shape), lead)
+
+    def _spatial_out(self) -> tuple[int, int]:
+        dims = self._state_dims()
+        return tuple(dims[1:]) if self.data_format == "channels_first" else tuple(dims[:2])
+
+    def _flat(self, t: Tensor, lead: int) -> Tensor:
+        """(*lead axes, *frame) -> (*lead axes, flat) with the frame channels-first."""
+        return B.reshape(self._to_first(t, lead), [0] * lead + [-1])
 
     def _recurrence(self, x, mask, states, din, drec):
-        """`K.rnn` over the batch-major `x` and (batch, time) `mask`, in the order
-        `go_backwards` asks for: (outputs, [h, c])."""
+        """One `KerasRNN` op with a convolutional cell over the batch-major `x` and (batch,
+        time) `mask`, in the order `go_backwards` asks for: (outputs, [h, c]). The input
+        convolutions for every step run first, as one Conv over time * batch frames."""
         g = x.graph
         kernel, recurrent = g.read(self.kernel), g.read(self.recurrent_kernel)
         bias = None if self.bias is None else g.read(self.bias)
+        shape = K.int_shape(x)
+        frame_in = shape[2:]
+        xt = B.transpose(x, [1, 0, 2, 3, 4])  # (time, batch, *frame)
+        frames = self._to_first(B.reshape(xt, [-1, *frame_in]), 1)
+        if din is None:
+            proj = self._input_conv(frames, kernel, bias)
+        else:
+            masks, first = (
+                self._to_first(din, 2),
+                self._to_first(xt, 2),
+            )  # (.., batch, C, rows, cols)
+            parts = []
+            for gate in range(_GATES):
+                dropped = B.reshape(
+                    B.mul(first, B.getitem(masks, gate)), [-1, *K.int_shape(first)[2:]]
+                )
+                block = slice(gate * self.filters, (gate + 1) * self.filters)
+                parts.append(self._input_conv(dropped, B.getitem(kernel, (Ellipsis, block)),
+                                              None if bias is None else B.getitem(bias, block)))  # fmt: skip
+            proj = B.apply1("Concat", *parts, axis=1)
+        steps_batch = B.getitem(B.apply1("Shape", xt), slice(0, 2))
+        proj = B.reshape(
+            proj, B.apply1("Concat", steps_batch, g.constant(np.asarray([-1], np.int64)), axis=0)
+        )
+        mask_t = None if mask is None else B.transpose(mask, [1, 0])
+        if self.go_backwards:
+            proj = B.getitem(proj, slice(None, None, -1))
+            mask_t = None if mask_t is None else B.getitem(mask_t, slice(None, None, -1))
+        rows, cols = self._spatial_out()
+        attrs = {"cell": "lstm", "conv": (self.filters, rows, cols, *self.kernel_size), "save": 1,
+                 "activation": activation_name(self, self.activation, "activation"),
+                 "recurrent_activation": activation_name(self, self.recurrent_activation, "recurrent_activation"),
+                 "has_mask": int(mask_t is not None), "n_drec": 0 if drec is None else _GATES}  # fmt: skip
+        ins = {"x": proj, "U": B.transpose(recurrent, [3, 2, 0, 1]), "mask": mask_t,
+               "h0": self._flat(states[0], 1), "c0": self._flat(states[1], 1),
+               "drec": None if drec is None else self._flat(drec, 2)}  # fmt: skip
+        outs = dict(
+            zip(
+                fwd_outputs(attrs),
+                B.apply("KerasRNN", [ins[n] for n in fwd_inputs(attrs)], **attrs),
+            )
+        )
+        seq = B.transpose(self._frames(outs["Y"], 2), [1, 0, 2, 3, 4])
+        return seq, [self._frames(outs["hT"], 1), self._frames(outs["cT"], 1)]
 
-        def step(x_t, step_states):
-            h, c = step_states[0], step_states[1]
-            zx = self._gate_convs(x_t, kernel, bias, din, self.strides, self.padding,
-                                  self.dilation_rate)  # fmt: skip
-            zh = self._gate_convs(h, recurrent, None, drec, (1, 1), "same", (1, 1))
-            i = self.recurrent_activation(zx[0] + zh[0])
-            f = self.recurrent_activation(zx[1] + zh[1])
-            c = f * c + i * self.activation(zx[2] + zh[2])
-            o = self.recurrent_activation(zx[3] + zh[3])
-            h = o * self.activation(c)
-            return h, [h, c]
-
-        _, outputs, final = K.rnn(step, x, states, go_backwards=self.go_backwards, mask=mask)
-        return outputs, final
-
-    def _gate_convs(self, x: Tensor, kernel: Tensor, bias: Tensor | None, masks: list | None,
-                    strides, padding: str, dilation_rate) -> list[Tensor]:  # fmt: skip
-        """The four gates' convolutions of one frame: a single Conv split by channel, or one
-        Conv per gate when each gate sees its own dropout mask."""
-        f, frame_axis = self.filters, self._channel_axis - 1
-
-        def block(t: Tensor, axis: int, g: int) -> Tensor:
-            return B.getitem(t, (slice(None),) * axis + (slice(g * f, (g + 1) * f),))
-
-        def conv(inp: Tensor, k: Tensor, b: Tensor | None) -> Tensor:
-            return convolve(inp, k, b, strides, padding, self.data_format, dilation_rate)
-
-        if masks is None:
-            y = conv(x, kernel, bias)
-            return [block(y, frame_axis, g) for g in range(_GATES)]
-        return [
-            conv(x * masks[g], block(kernel, 3, g), None if bias is None else block(bias, 0, g))
-            for g in range(_GATES)
-        ]
+    def _input_conv(self, frames: Tensor, kernel: Tensor, bias: Tensor | None) -> Tensor:
+        """The gates' input convolutions of (frames, C, rows, cols), channels-first out."""
+        return convolve(
+            frames, kernel, bias, self.strides, self.padding, "channels_first", self.dilation_rate
+        )
 
     def get_config(self) -> dict:
         conv = ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate")

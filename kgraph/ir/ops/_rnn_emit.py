@@ -16,7 +16,7 @@ import numpy as np
 
 from kgraph.ir.ops.registry import EmitContext
 
-__all__ = ["ACTIVATIONS", "emit_keras_rnn"]
+__all__ = ["ACTIVATIONS", "conv_same_pads", "emit_keras_rnn", "recurrent"]
 
 ACTIVATIONS = frozenset(
     {"tanh", "sigmoid", "hard_sigmoid", "relu", "linear", "softsign", "softplus", "elu", "selu"}
@@ -208,6 +208,78 @@ class _Recurrent:
         return body("ReduceSum", masked, body.ints(0), keepdims=0)
 
 
+def conv_same_pads(kernel: tuple[int, ...]) -> list[int]:
+    """Stride-1 'same' pads (begins, then ends) for a kernel, the extra cell at the end."""
+    return [(k - 1) // 2 for k in kernel] + [k - 1 - (k - 1) // 2 for k in kernel]
+
+
+class _ConvRecurrent(_Recurrent):
+    """The recurrent product of a convolutional LSTM: a stride-1 'same' Conv of the state
+    frame (filters, rows, cols) by the gate blocks of the Conv weight `U` (4*filters,
+    filters, kr, kc); its transpose is the ConvTranspose with the same weight and pads."""
+
+    def __init__(self, nb: _Nodes, u: str, drec: str | None, n_drec: int, conv: tuple, gates: int):
+        filters, rows, cols, kr, kc = conv
+        super().__init__(nb, u, drec, n_drec, filters * rows * cols, gates)
+        self.filters, self.frame, self.kernel_shape = filters, (rows, cols), [kr, kc]
+        self.pads = conv_same_pads((kr, kc))
+
+    def kernel(self, lo: int, hi: int) -> str:
+        nb, f = self.nb, self.filters
+        if (lo, hi) == (0, self.gates):
+            return self.u
+        return self._get(
+            ("k", lo, hi), lambda: nb("Slice", self.u, nb.ints(lo * f), nb.ints(hi * f), nb.ints(0))
+        )
+
+    def _conv(self, body: _Nodes, h: str, lo: int, hi: int) -> str:
+        img = body("Reshape", h, body.ints(0, self.filters, *self.frame))
+        y = body("Conv", img, self.kernel(lo, hi), kernel_shape=self.kernel_shape, pads=self.pads)
+        return body("Reshape", y, body.ints(0, -1))
+
+    def _conv_t(self, body: _Nodes, d: str, lo: int, hi: int) -> str:
+        img = body("Reshape", d, body.ints(0, (hi - lo) * self.filters, *self.frame))
+        y = body(
+            "ConvTranspose",
+            img,
+            self.kernel(lo, hi),
+            kernel_shape=self.kernel_shape,
+            pads=self.pads,
+        )
+        return body("Reshape", y, body.ints(0, -1))
+
+    def product(self, body: _Nodes, h: str, lo: int, hi: int) -> str:
+        if self.n_drec == 0:
+            return self._conv(body, h, lo, hi)
+        if self.n_drec == 1 or hi - lo == 1:
+            return self._conv(body, body("Mul", h, self.mask(lo)), lo, hi)
+        parts = [self._conv(body, body("Mul", h, self.mask(g)), g, g + 1) for g in range(lo, hi)]
+        return body("Concat", *parts, axis=1)
+
+    def back(self, body: _Nodes, d: str, lo: int, hi: int) -> str:
+        if self.n_drec == 0:
+            return self._conv_t(body, d, lo, hi)
+        if self.n_drec == 1 or hi - lo == 1:
+            return body("Mul", self._conv_t(body, d, lo, hi), self.mask(lo))
+        u, total = self.units, None
+        for g in range(lo, hi):
+            d_g = body(
+                "Slice", d, body.ints((g - lo) * u), body.ints((g - lo + 1) * u), body.ints(1)
+            )
+            part = body("Mul", self._conv_t(body, d_g, g, g + 1), self.mask(g))
+            total = part if total is None else body("Add", total, part)
+        return total
+
+
+def recurrent(nb: _Nodes, a: dict, ins: dict[str, str], units: int, gates: int) -> _Recurrent:
+    """The recurrent product of the op's cell: a GEMM, or a Conv for a convolutional cell."""
+    if a.get("conv"):
+        return _ConvRecurrent(
+            nb, ins["U"], ins.get("drec"), a.get("n_drec", 0), tuple(a["conv"]), gates
+        )
+    return _Recurrent(nb, ins["U"], ins.get("drec"), a.get("n_drec", 0), units, gates)
+
+
 # -- shared pieces ----------------------------------------------------------------------------
 def _value_info(name: str, elem: int, rank: int) -> Any:
     from onnx import helper
@@ -250,7 +322,8 @@ def _setup(ctx: EmitContext, names: list[str]) -> tuple[_Nodes, dict[str, str], 
     ins = dict(zip(names, ctx.inputs))
     specs = dict(zip(names, ctx.input_specs))
     gates = _GATES[ctx.attrs["cell"]]
-    units = int(specs["U"].shape[1]) // gates
+    conv = ctx.attrs.get("conv")
+    units = conv[0] * conv[1] * conv[2] if conv else int(specs["U"].shape[1]) // gates
     return nb, ins, gates, units
 
 
@@ -318,8 +391,8 @@ def _emit_scan(nb: _Nodes, a: dict, ins: dict[str, str], outs: dict[str, str], g
                units: int) -> None:  # fmt: skip
     """The projection and the Scan, appended to `nb` (the main graph or an If branch)."""
     lstm = a["cell"] == "lstm"
-    proj = _project(nb, ins, a.get("n_din", 0), gates, units)
-    rec = _Recurrent(nb, ins["U"], ins.get("drec"), a.get("n_drec", 0), units, gates)
+    proj = ins["x"] if a.get("conv") else _project(nb, ins, a.get("n_din", 0), gates, units)
+    rec = recurrent(nb, a, ins, units, gates)
     body = _Nodes(nb.fresh, nb.dtype, outer=nb)
     h, p = nb.fresh("h"), nb.fresh("p")
     c = nb.fresh("c") if lstm else None

@@ -23,6 +23,7 @@ from kgraph.ir.ops._rnn_emit import (
     _setup,
     act,
     dact,
+    recurrent,
 )
 from kgraph.ir.ops.registry import EmitContext
 
@@ -102,7 +103,7 @@ def emit_keras_rnn_grad(ctx: EmitContext) -> list[Any]:
     a = ctx.attrs
     nb, ins, gates, units = _setup(ctx, grad_inputs(a))
     lstm = a["cell"] == "lstm"
-    rec = _Recurrent(nb, ins["U"], ins.get("drec"), a.get("n_drec", 0), units, gates)
+    rec = recurrent(nb, a, ins, units, gates)
     outer = _step_inputs(nb, a, ins, rec)
     if a.get("has_dy"):
         outer["dY"] = _reverse(nb, ins["dY"])

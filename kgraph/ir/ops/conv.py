@@ -136,7 +136,9 @@ def _padded_at_run_time(x, kernel, strides, dilations, attrs):
             begin, end = (_int64(graph, p) for p in same_pads(length, k, s, dl))
             length = _int64(graph, length)
         else:
-            length = B.apply1("Slice", shape, starts=(axis,), ends=(axis + 1,), axes=(0,), steps=(1,))
+            length = B.apply1(
+                "Slice", shape, starts=(axis,), ends=(axis + 1,), axes=(0,), steps=(1,)
+            )
             steps = B.apply1("Div", B.add(length, _int64(graph, s - 1)), _int64(graph, s))
             reach = B.add(B.mul(B.sub(steps, _int64(graph, 1)), _int64(graph, s)),
                           _int64(graph, (k - 1) * dl + 1))  # fmt: skip
@@ -385,7 +387,9 @@ def _unpools_exactly(x, y, kernel, strides, dilations, pads) -> bool:
     """True when MaxUnpool can carry the gradient: no input cell lies in two windows (each
     stride covers its kernel), and the windows tile x to its end, so the shape MaxUnpool
     infers from the pooled output is x's own (ONNX indexes the unpooled cells over it)."""
-    if pads is None or any(d != 1 or s < k for k, s, d in zip(kernel, strides, dilations, strict=True)):
+    if pads is None or any(
+        d != 1 or s < k for k, s, d in zip(kernel, strides, dilations, strict=True)
+    ):
         return False
     n = len(kernel)
     for i in range(n):
@@ -454,7 +458,9 @@ def _average_pool_vjp(ctx, g):
     if crop is not None and not ctx.attrs.get("count_include_pad", 0):
         # The padded cells do not count: a window's count is the sum of a ones tensor of
         # the input's shape, padded at run time like the input.
-        ones = B.apply1("ConstantOfShape", B.apply1("Shape", original), value=np.ones((), x.dtype.numpy))
+        ones = B.apply1(
+            "ConstantOfShape", B.apply1("Shape", original), value=np.ones((), x.dtype.numpy)
+        )
         ones, _, _ = _explicit(ones, kernel, ctx.attrs)
         counts = B.mul(B.apply1("AveragePool", ones, kernel_shape=kernel, strides=strides, pads=pads),
                        float(math.prod(kernel)))  # fmt: skip

@@ -16,6 +16,12 @@ recurrence can take the native op's weights too (`native=1`, inference only): it
 the native op with `sequence_lens` when the mask is right-padded (or left-padded, run in
 reverse) and the Scan otherwise, chosen at run time with an ONNX `If`.
 
+A convolutional LSTM (Keras's ConvLSTM2D) is the same op with `conv` = (filters, rows,
+cols, kernel rows, kernel cols): states are frames (filters, rows, cols) flattened
+channels-first, `U` is an ONNX Conv weight (4*filters, filters, kr, kc) applied with 'same'
+padding, and `x` arrives already projected (the input convolutions and bias for every step,
+gate blocks in order, each a flattened frame), so there is no `W`, `b` or `din`.
+
 Attributes: `cell` ('simple', 'gru', 'lstm'), `activation` and `recurrent_activation`
 (names in `ACTIVATIONS`), `reset_after` (GRU), `has_mask`, `n_din`/`n_drec` (0, 1 shared
 or one dropout mask per gate), `save` (emit the per-step values the VJP needs), `has_dy`
@@ -34,9 +40,10 @@ import numpy as np
 from kgraph.ir import build as B
 from kgraph.ir.dtypes import DType
 from kgraph.ir.errors import LoweringError, ShapeError
-from kgraph.ir.ops._rnn_emit import ACTIVATIONS, emit_keras_rnn
+from kgraph.ir.ops._rnn_emit import ACTIVATIONS, conv_same_pads, emit_keras_rnn
 from kgraph.ir.ops._rnn_emit_grad import emit_keras_rnn_grad
 from kgraph.ir.ops._rules import same_dtype
+from kgraph.ir.ops.conv import conv_weight_grad
 from kgraph.ir.ops.registry import VjpContext, register
 from kgraph.ir.spec import TensorSpec
 
@@ -48,7 +55,7 @@ GATES = {"simple": 1, "gru": 3, "lstm": 4}
 
 # -- layouts ------------------------------------------------------------------------------
 def fwd_inputs(a: dict[str, Any]) -> list[str]:
-    names = ["x", "W", "U", "b", "h0"]
+    names = ["x", "U", "h0"] if a.get("conv") else ["x", "W", "U", "b", "h0"]
     names += ["c0"] if a["cell"] == "lstm" else []
     names += ["rb"] if a.get("reset_after") else []
     names += ["mask"] if a.get("has_mask") else []
@@ -111,7 +118,25 @@ def _check_attrs(a: dict[str, Any]) -> int:
     return gates
 
 
-def _units(gates: int, s: dict[str, TensorSpec], state: str) -> int | None:
+def _conv_units(a: dict[str, Any], gates: int, s: dict[str, TensorSpec]) -> int:
+    conv = tuple(a["conv"])
+    if len(conv) != 5 or min(conv) < 1 or a["cell"] != "lstm":
+        raise ShapeError(
+            f"conv must be (filters, rows, cols, kernel rows, kernel cols) of an lstm cell, got {conv}"
+        )
+    filters, rows, cols, kr, kc = conv
+    want = (gates * filters, filters, kr, kc)
+    u = s["U"]
+    if u.rank != 4 or any(d not in (None, w) for d, w in zip(u.shape, want, strict=True)):
+        raise ShapeError(f"the recurrent kernel must be a Conv weight {want}, got {u.shape}")
+    return _merge("units", filters * rows * cols, s["h0" if "h0" in s else "dh"].shape[-1])
+
+
+def _units(
+    gates: int, s: dict[str, TensorSpec], state: str, a: dict[str, Any] | None = None
+) -> int | None:
+    if a is not None and a.get("conv"):
+        return _conv_units(a, gates, s)
     u = s["U"]
     if u.rank != 2:
         raise ShapeError(f"the recurrent kernel must be 2-D, got {u.shape}")
@@ -129,18 +154,26 @@ def _rnn_infer(specs, attrs, consts):
     if len(specs) != len(names):
         raise ShapeError(f"expects inputs ({', '.join(names)}), got {len(specs)}")
     s = dict(zip(names, specs))
-    x, w = s["x"], s["W"]
+    x = s["x"]
     if x.rank != 3:
         raise ShapeError(f"x must be (time, batch, features), got rank {x.rank}")
     dtype = same_dtype([s[k] for k in names if k != "mask"])
     if not dtype.is_float:
         raise ShapeError(f"expects float tensors, got {dtype}")
-    units = _units(gates, s, "h0")
+    units = _units(gates, s, "h0", attrs)
     width = None if units is None else gates * units
-    if w.rank != 2:
-        raise ShapeError(f"the kernel must be 2-D, got {w.shape}")
-    _merge("input feature", x.shape[2], w.shape[0])
-    _merge("kernel column", w.shape[1], width)
+    if attrs.get("conv"):
+        if attrs.get("n_din") or attrs.get("native"):
+            raise ShapeError(
+                "a convolutional cell takes its input projected: no din, no native form"
+            )
+        _merge("projected input feature", x.shape[2], width)
+    else:
+        w = s["W"]
+        if w.rank != 2:
+            raise ShapeError(f"the kernel must be 2-D, got {w.shape}")
+        _merge("input feature", x.shape[2], w.shape[0])
+        _merge("kernel column", w.shape[1], width)
     for key in ("b", "rb"):
         if key in s:
             if s[key].rank != 1:
@@ -193,7 +226,7 @@ def _grad_infer(specs, attrs, consts):
         raise ShapeError(f"expects inputs ({', '.join(names)}), got {len(specs)}")
     s = dict(zip(names, specs))
     dtype = same_dtype([s[k] for k in names if k != "mask"])
-    units = _units(gates, s, "dh")
+    units = _units(gates, s, "dh", attrs)
     seqs = [s[k] for k in ("dY", "gates", "C", "Cprev", "Hprev", "inner", "Y") if k in s]
     for t in seqs:
         if t.rank != 3:
@@ -275,9 +308,22 @@ def _recurrent_grad(ctx: VjpContext, s: dict, outs: dict, d_pre, hprev, gates: i
     parts = []
     for g, n, _ in _groups(rec_in):
         d = d_rec if n == gates else _gate(d_rec, g, n, units)
-        parts.append(B.matmul(B.transpose(_flat(rec_in[g]), [1, 0]), _flat(d)))
-    du = parts[0] if len(parts) == 1 else B.apply1("Concat", *parts, axis=1)
+        if a.get("conv"):
+            parts.append(_conv_kernel_grad(a["conv"], rec_in[g], d, n))
+        else:
+            parts.append(B.matmul(B.transpose(_flat(rec_in[g]), [1, 0]), _flat(d)))
+    du = parts[0] if len(parts) == 1 else B.apply1("Concat", *parts, axis=0 if a.get("conv") else 1)
     return du, d_rec
+
+
+def _conv_kernel_grad(conv, hprev, d, n: int):
+    """The recurrent Conv weight's gradient for n gate blocks: every (step, sample) frame is
+    one image of a single weight-gradient convolution over time * batch."""
+    filters, rows, cols, kr, kc = conv
+    images = B.reshape(hprev, [-1, filters, rows, cols])
+    grads = B.reshape(d, [-1, n * filters, rows, cols])
+    geometry = {"kernel_shape": (kr, kc), "pads": tuple(conv_same_pads((kr, kc)))}
+    return conv_weight_grad(images, grads, (n * filters, filters, kr, kc), geometry)
 
 
 def _prev(seq, first):
@@ -295,7 +341,8 @@ def _rnn_vjp(ctx: VjpContext, *cots):
     s = dict(zip(in_names, ctx.inputs))
     outs = dict(zip(out_names, ctx.outputs))
     cot = dict(zip(out_names, cots))
-    units = s["U"].shape[0]
+    conv = a.get("conv")
+    units = conv[0] * conv[1] * conv[2] if conv else s["U"].shape[0]
     h0 = s["h0"]
     hprev = _prev(outs["Y"], h0)
 
@@ -304,7 +351,16 @@ def _rnn_vjp(ctx: VjpContext, *cots):
 
     ga = {
         k: a.get(k, 0)
-        for k in ("cell", "activation", "recurrent_activation", "reset_after", "has_mask", "n_drec")
+        for k in (
+            "cell",
+            "activation",
+            "recurrent_activation",
+            "reset_after",
+            "has_mask",
+            "n_drec",
+            "conv",
+        )
+        if k != "conv" or a.get("conv")
     }
     ga["has_dy"] = int(cot["Y"] is not None)
     feed = {
@@ -323,11 +379,14 @@ def _rnn_vjp(ctx: VjpContext, *cots):
     d_pre = res["d_pre"]
     need = dict(zip(in_names, ctx.needs))
     grads: dict[str, Any] = {"h0": res["dh0"], "c0": res.get("dc0")}
-    grads["x"], grads["W"] = _input_grads(ctx, s, d_pre, gates, units)
+    if a.get("conv"):
+        grads["x"] = d_pre  # the projected input: its gradient is the pre-activations'
+    else:
+        grads["x"], grads["W"] = _input_grads(ctx, s, d_pre, gates, units)
     if need["U"] or need.get("rb"):
         grads["U"], d_rec = _recurrent_grad(ctx, s, outs, d_pre, hprev, gates, units)
         grads["rb"] = B.reduce("ReduceSum", d_rec, (0, 1)) if need.get("rb") else None
-    if need["b"]:
+    if need.get("b"):
         grads["b"] = B.reduce("ReduceSum", d_pre, (0, 1))
     return [grads.get(n) if need[n] else None for n in in_names]
 
