@@ -19,7 +19,9 @@ by name-sorted position, cannot restore this state; its model and weights still 
 
 Reading maps a file's values onto the optimizer by name where the names identify the
 trainable weights (kgraph's, tf-keras's legacy `Adam/dense/kernel/m:0` and current
-`Adam/m/dense/kernel:0` forms), and otherwise by position (Keras 2.0.x's `Variable:0`,
+`Adam/m/dense/kernel:0` forms; tf-keras's recurrent weights carry their cell,
+`Adam/lstm/lstm_cell/kernel/m:0`, which 2.0.5's `lstm/kernel` lacks, so a name that names
+no weight is tried again without its cell segments), and otherwise by position (Keras 2.0.x's `Variable:0`,
 `Variable_1:0` ... in name-sorted order; Keras 2.1+'s, tf-keras's and kgraph's in model
 order), checking every shape. Counters are recognised by name (`iter`, `iterations`,
 `iteration`); tf-keras Nadam's `momentum_cache` is 2.0.5's `m_schedule`. Files written
@@ -166,6 +168,23 @@ def _base(name: str) -> list[str]:
     return re.sub(r":\d+$", "", name).split("/")
 
 
+_CELL = re.compile(r"\w*_cells?(_\d+)?")
+"""A path segment naming a recurrent cell (`lstm_cell`, `gru_cell_2`, `stacked_rnn_cells`):
+tf-keras's recurrent layers keep their weights in a cell sublayer, Keras 2.0.5's in the
+layer itself (`lstm/lstm_cell/kernel` is 2.0.5's `lstm/kernel`)."""
+
+
+def _param_match(segs: list[str], index: dict[str, int]) -> tuple[int, int, int] | None:
+    """`(start, end, i)`: the longest run `segs[start:end]` that names parameter `i`."""
+    match = None
+    for start in range(len(segs)):
+        for end in range(len(segs), start, -1):
+            i = index.get("/".join(segs[start:end]))
+            if i is not None and (match is None or end - start > match[1] - match[0]):
+                match = (start, end, i)
+    return match
+
+
 def _by_name(optimizer, params, names, values) -> list[tuple[Variable, np.ndarray]] | None:
     """Pairs each file value with an optimizer variable through the parameter names in the
     file's weight names; None when the names do not identify every slot."""
@@ -186,12 +205,10 @@ def _by_name(optimizer, params, names, values) -> list[tuple[Variable, np.ndarra
             if counter in state:
                 pairs.append((state[counter], value))
             continue
-        match = None
-        for start in range(len(segs)):
-            for end in range(len(segs), start, -1):
-                i = index.get("/".join(segs[start:end]))
-                if i is not None and (match is None or end - start > match[1] - match[0]):
-                    match = (start, end, i)
+        match = _param_match(segs, index)
+        if match is None:  # a tf-keras recurrent weight: try again without its cell
+            segs = [s for s in segs if not _CELL.fullmatch(s)]
+            match = _param_match(segs, index)
         if match is None:
             return None
         start, end, i = match
