@@ -9,6 +9,7 @@ slot and counter lands on the variable it belongs to.
 
 from __future__ import annotations
 
+import json
 import shutil
 import warnings
 from pathlib import Path
@@ -17,6 +18,7 @@ import h5py
 import numpy as np
 import pytest
 
+from kgraph import backend as K
 from kgraph.models import load_model
 from tests.test_saving_model import _assert_next_step
 
@@ -74,3 +76,64 @@ def test_recurrent_slots_are_matched_by_name_not_position(case, tmp_path):
     path = tmp_path / f"{case}.h5"
     _rewrite_optimizer_group(FIXTURES / f"{case}.h5", path, reorder)
     _assert_next_step(_load_quietly(path), np.load(FIXTURES / f"{case}.npz"))
+
+
+CURRENT = [
+    "lstm_current_sgd",
+    "lstm_current_adamax",
+    "lstm_current_adadelta",
+    "lstm_square_current_adam",
+]
+
+
+@pytest.mark.parametrize("case", CURRENT)
+def test_current_optimizers_continue_training_like_tf_keras(case):
+    """tf-keras's current optimizers save `iteration:0`, then each weight's slots in turn
+    (`Adamax/m/...`, `Adamax/u/...`); Adadelta's `accumulated_grad` and
+    `accumulated_delta_var` are 2.0.5's accumulators and delta accumulators."""
+    _assert_next_step(_load_quietly(FIXTURES / f"{case}.h5"), np.load(FIXTURES / f"{case}.npz"))
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["lstm_current_adam", "lstm_current_adamax", "lstm_current_adadelta", "bigru_legacy_adam"],
+)
+def test_slot_kinds_are_told_by_their_names(case, tmp_path):
+    """Reversed, the second slot kind comes first; its name (`v`, `u`,
+    `accumulated_delta_var`), not its place, says which one it is."""
+    path = tmp_path / f"{case}.h5"
+    _rewrite_optimizer_group(FIXTURES / f"{case}.h5", path, lambda items: items[::-1])
+    _assert_next_step(_load_quietly(path), np.load(FIXTURES / f"{case}.npz"))
+
+
+def test_current_layout_maps_by_position_where_names_still_say_the_slot_kind(tmp_path):
+    """Weight names that match no weight of the model (here renamed) leave the positions
+    of the current layout: `iteration`, then each weight's m and v in the model's order."""
+    path = tmp_path / "renamed.h5"
+    _rewrite_optimizer_group(FIXTURES / "lstm_square_current_adam.h5", path,
+                             lambda items: [(n.replace("lstm", "renamed"), v) for n, v in items])  # fmt: skip
+    _assert_next_step(_load_quietly(path), np.load(FIXTURES / "lstm_square_current_adam.npz"))
+
+
+@pytest.mark.parametrize(
+    "says_current", [True, False], ids=["config_says_current", "counter_says_current"]
+)
+def test_current_layout_that_cannot_be_matched_warns_and_starts_fresh(says_current, tmp_path):
+    """Every slot of this LSTM has one shape, so read as the legacy layout (every m, then
+    every v) the interleaved values would fit and be wrong. Without names that say the slot
+    kinds nothing places them with certainty: a warning, and a fresh optimizer."""
+    path = tmp_path / "anonymous.h5"
+    _rewrite_optimizer_group(FIXTURES / "lstm_square_current_adam.h5", path,
+                             lambda items: items[:1] + [(f"Variable_{i}:0", v) for i, (_, v) in enumerate(items[1:])])  # fmt: skip
+    if not says_current:  # the counter's name `iteration` alone tells the layout
+        with h5py.File(path, "r+") as f:
+            config = json.loads(f.attrs["training_config"])
+            del config["optimizer_config"]["config"]["is_legacy_optimizer"]
+            f.attrs["training_config"] = json.dumps(config).encode()
+    pattern = (r"Could not restore the optimizer state: the file holds 5 optimizer weights "
+               r"\('iteration:0', 'Variable_0:0', .*tf-keras's current-optimizer layout.*"
+               r"freshly initialized optimizer")  # fmt: skip
+    with pytest.warns(UserWarning, match=pattern):
+        model = load_model(str(path))
+    assert int(K.get_value(model.optimizer.iterations)) == 0
+    assert all(not K.get_value(w).any() for w in model.optimizer.weights[1:])

@@ -25,9 +25,10 @@ legacy Adam (``Adam/lstm/lstm_cell/kernel/m:0``) and the current one
 * ``gru_{legacy,current}_adam``: GRU(4) (``reset_after``), Dense;
 * ``bigru_{legacy,current}_adam``: Bidirectional(GRU(3)), Dense;
 * ``simplernn_{legacy,current}_adam``: SimpleRNN(4), Dense;
-* ``lstm_square_current_adam``: LSTM(4) over 4 features, so that the kernel and the
-  recurrent kernel have one shape (a positional reading of the interleaved slots would
-  fit every shape and still be wrong).
+* ``lstm_square_current_adam``: LSTM(4, use_bias=False) over 4 features and nothing
+  else, so that both weights have one shape: a reading of the interleaved slots
+  (m, v of the kernel, then of the recurrent kernel) as the legacy layout (every m, then
+  every v) would fit every shape and still be wrong.
 
 tf-keras's current optimizers on an LSTM model (the layouts and formulas that differ
 from the legacy ones):
@@ -43,7 +44,7 @@ How to run
 ----------
 TensorFlow is needed only here, never by the test suite::
 
-    cd <repo root> && /work/venv-tf/bin/python tools/make_rnn_optimizer_fixtures.py
+    cd <repo root> && /work/venv-tf/bin/python tools/make_rnn_optimizer_fixtures.py [case ...]
 
 The run is deterministic (fixed seeds, CPU only).
 
@@ -74,6 +75,11 @@ TIMESTEPS, BATCH = 4, 6
 
 def _model(kind: str, features: int = 3) -> keras.Model:
     layers = keras.layers
+    if kind == "lstm_square":
+        return keras.Sequential([
+            keras.Input(shape=(TIMESTEPS, features)),
+            layers.LSTM(4, recurrent_activation="sigmoid", use_bias=False, name="lstm"),
+        ])  # fmt: skip
     rnn = {
         "lstm": lambda: layers.LSTM(4, recurrent_activation="sigmoid", name="lstm"),
         "gru": lambda: layers.GRU(4, recurrent_activation="sigmoid", reset_after=True, name="gru"),
@@ -95,7 +101,7 @@ def _case(name: str, kind: str, optimizer, features: int = 3, seed: int = 0) -> 
     model.compile(optimizer, "mse")
     r = np.random.RandomState(seed + 100)
     x = r.uniform(-1, 1, (BATCH, TIMESTEPS, features)).astype("float32")
-    y = r.uniform(-0.9, 0.9, (BATCH, 2)).astype("float32")
+    y = r.uniform(-0.9, 0.9, (BATCH, 4 if kind == "lstm_square" else 2)).astype("float32")
     for _ in range(STEPS_BEFORE_SAVE):
         model.train_on_batch(x, y)
     model.save(str(OUT / f"{name}.h5"))
@@ -106,20 +112,36 @@ def _case(name: str, kind: str, optimizer, features: int = 3, seed: int = 0) -> 
     np.savez(OUT / f"{name}.npz", **arrays)
 
 
-def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
+def _cases() -> dict:
+    """Case name -> (model kind, optimizer factory, input features)."""
     legacy, current = keras.optimizers.legacy, keras.optimizers
+    cases = {}
     for kind in ("lstm", "gru", "bigru", "simplernn"):
-        _case(f"{kind}_legacy_adam", kind, legacy.Adam(learning_rate=0.05))
-        _case(f"{kind}_current_adam", kind, current.Adam(learning_rate=0.05))
-    _case("lstm_square_current_adam", "lstm", current.Adam(learning_rate=0.05), features=4)
-    _case("lstm_current_sgd", "lstm", current.SGD(learning_rate=0.1, momentum=0.9))
-    _case("lstm_current_adamax", "lstm", current.Adamax(learning_rate=0.05))
-    _case("lstm_current_adadelta", "lstm", current.Adadelta(learning_rate=1.0))
-    _case("lstm_current_nadam", "lstm", current.Nadam(learning_rate=0.05))
-    _case("lstm_current_rmsprop", "lstm", current.RMSprop(learning_rate=0.01))
-    _case("lstm_current_adagrad", "lstm", current.Adagrad(learning_rate=0.1))
+        cases[f"{kind}_legacy_adam"] = (kind, lambda: legacy.Adam(learning_rate=0.05), 3)
+        cases[f"{kind}_current_adam"] = (kind, lambda: current.Adam(learning_rate=0.05), 3)
+    cases["lstm_square_current_adam"] = ("lstm_square", lambda: current.Adam(learning_rate=0.05), 4)
+    for name, make in [
+        ("sgd", lambda: current.SGD(learning_rate=0.1, momentum=0.9)),
+        ("adamax", lambda: current.Adamax(learning_rate=0.05)),
+        ("adadelta", lambda: current.Adadelta(learning_rate=1.0)),
+        ("nadam", lambda: current.Nadam(learning_rate=0.05)),
+        ("rmsprop", lambda: current.RMSprop(learning_rate=0.01)),
+        ("adagrad", lambda: current.Adagrad(learning_rate=0.1)),
+    ]:  # fmt: skip
+        cases[f"lstm_current_{name}"] = ("lstm", make, 3)
+    return cases
+
+
+def main(names: list[str]) -> None:
+    """Makes the named cases (all without names)."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    cases = _cases()
+    for name in names or cases:
+        kind, make, features = cases[name]
+        _case(name, kind, make(), features)
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1:])
