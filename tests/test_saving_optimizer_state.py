@@ -110,8 +110,11 @@ def test_current_layout_maps_by_position_where_names_still_say_the_slot_kind(tmp
     """Weight names that match no weight of the model (here renamed) leave the positions
     of the current layout: `iteration`, then each weight's m and v in the model's order."""
     path = tmp_path / "renamed.h5"
-    _rewrite_optimizer_group(FIXTURES / "lstm_square_current_adam.h5", path,
-                             lambda items: [(n.replace("lstm", "renamed"), v) for n, v in items])  # fmt: skip
+
+    def rename(items):
+        return [(n.replace("lstm", "renamed"), v) for n, v in items]
+
+    _rewrite_optimizer_group(FIXTURES / "lstm_square_current_adam.h5", path, rename)
     _assert_next_step(_load_quietly(path), np.load(FIXTURES / "lstm_square_current_adam.npz"))
 
 
@@ -123,8 +126,11 @@ def test_current_layout_that_cannot_be_matched_warns_and_starts_fresh(says_curre
     every v) the interleaved values would fit and be wrong. Without names that say the slot
     kinds nothing places them with certainty: a warning, and a fresh optimizer."""
     path = tmp_path / "anonymous.h5"
-    _rewrite_optimizer_group(FIXTURES / "lstm_square_current_adam.h5", path,
-                             lambda items: items[:1] + [(f"Variable_{i}:0", v) for i, (_, v) in enumerate(items[1:])])  # fmt: skip
+
+    def anonymize(items):
+        return items[:1] + [(f"Variable_{i}:0", v) for i, (_, v) in enumerate(items[1:])]
+
+    _rewrite_optimizer_group(FIXTURES / "lstm_square_current_adam.h5", path, anonymize)
     if not says_current:  # the counter's name `iteration` alone tells the layout
         with h5py.File(path, "r+") as f:
             config = json.loads(f.attrs["training_config"])
@@ -137,3 +143,46 @@ def test_current_layout_that_cannot_be_matched_warns_and_starts_fresh(says_curre
         model = load_model(str(path))
     assert int(K.get_value(model.optimizer.iterations)) == 0
     assert all(not K.get_value(w).any() for w in model.optimizer.weights[1:])
+
+
+def test_current_nadam_continues_with_its_momentum_schedule():
+    """tf-keras's current Nadam uses `beta_1 * (1 - 0.5 * 0.96 ** t)`, 2.0.5's schedule with
+    `schedule_decay=1`, and does not save the running product of it, which follows from
+    the step count. (The golden step ran eagerly: see the fixture script.)"""
+    with pytest.warns(
+        UserWarning,
+        match="current Nadam: kgraph continues with Keras 2.0.5's Nadam with schedule_decay=1",
+    ):
+        model = load_model(str(FIXTURES / "lstm_current_nadam.h5"))
+    opt = model.optimizer
+    assert opt.schedule_decay == 1.0 and int(K.get_value(opt.iterations)) == 3
+    expected = np.prod([0.9 * (1 - 0.5 * 0.96**t) for t in (1, 2, 3)])
+    np.testing.assert_allclose(K.get_value(opt.m_schedule), expected, rtol=1e-6)
+    _assert_next_step(model, np.load(FIXTURES / "lstm_current_nadam.npz"))
+
+
+@pytest.mark.parametrize(
+    "case,slot", [("lstm_current_rmsprop", "velocity"), ("lstm_current_adagrad", "accumulator")]
+)
+def test_current_rmsprop_and_adagrad_differ_only_where_epsilon_goes(case, slot):
+    """tf-keras's current RMSprop and Adagrad step by `lr * g / sqrt(s + eps)`, 2.0.5's by
+    `lr * g / (sqrt(s) + eps)`, with `s` the slot after the step. Loading warns that
+    kgraph continues with 2.0.5's; tf-keras's step is kgraph's scaled by
+    `(sqrt(s) + eps) / sqrt(s + eps)`, so the restored slots are tf-keras's."""
+    with pytest.warns(
+        UserWarning, match=rf"sqrt\({slot} \+ epsilon\); kgraph continues with Keras 2\.0\.5's"
+    ):
+        model = load_model(str(FIXTURES / f"{case}.h5"))
+    expected = np.load(FIXTURES / f"{case}.npz")
+    eps = model.optimizer.epsilon
+    before = {w.name: K.get_value(w) for w in model.weights}
+    outs = model.train_on_batch(expected["x"], expected["y"])
+    np.testing.assert_allclose(outs, expected["next_outs"][0], rtol=1e-5)
+    names = [p.name for p in model._collected_trainable_weights]
+    slots = dict(zip(names, model.optimizer.weights, strict=True))
+    for i, w in enumerate(model.weights):
+        s = K.get_value(slots[w.name]).astype("float64")
+        step = (K.get_value(w) - before[w.name]) * (np.sqrt(s) + eps) / np.sqrt(s + eps)
+        np.testing.assert_allclose(
+            before[w.name] + step, expected[f"next_w{i}"], rtol=1e-5, atol=2e-7, err_msg=w.name
+        )

@@ -30,7 +30,8 @@ its cell segments), and otherwise by position in that layout (Keras 2.0.x's `Var
 `Variable_1:0` ... in name-sorted order; Keras 2.1+'s, tf-keras's and kgraph's in model
 order; a current optimizer's only where each name still says its slot kind), checking
 every shape. Counters are recognised by name (`iter`, `iterations`, `iteration`);
-tf-keras Nadam's `momentum_cache` is 2.0.5's `m_schedule`. State that matches in no way
+tf-keras's legacy Nadam's `momentum_cache` is 2.0.5's `m_schedule`, which its current
+Nadam does not save (it follows from the step count). State that matches in no way
 with certainty is not loaded: a warning says what the file holds, and the optimizer
 starts fresh. Files written by earlier kgraph versions (name-sorted, counters 2.0.5 does
 not list kept beside them under the group's `kgraph_extra_state` attribute) still load.
@@ -340,6 +341,24 @@ def _by_position_current(optimizer, params, model_order, names, values):
     return pairs
 
 
+def _momentum_schedule(optimizer: Any, pairs: list[tuple[Variable, np.ndarray]]) -> list:
+    """Nadam's running product of momentum-schedule values (2.0.5's `m_schedule`) where
+    the file lacks it: tf-keras's current Nadam keeps it outside its variables, so it
+    is not saved; it follows from the step count (`prod_t beta_1 * (1 - 0.5 * 0.96 **
+    (t * schedule_decay))`, one factor per step taken)."""
+    state = _state_vars(optimizer)
+    schedule, iterations = state.get("m_schedule"), state.get("iterations")
+    if schedule is None or any(var is schedule for var, _ in pairs):
+        return []
+    steps = next((int(value) for var, value in pairs if var is iterations), 0)
+    beta_1 = float(K.get_value(optimizer.beta_1))
+    t = np.arange(1, min(steps, 100_000) + 1, dtype="float64")  # beyond, 0.96 ** t is 0
+    with np.errstate(divide="ignore"):
+        log = np.log(beta_1 * (1 - 0.5 * 0.96 ** (t * optimizer.schedule_decay))).sum()
+        log += (steps - len(t)) * np.log(beta_1)
+    return [(schedule, np.asarray(np.exp(log), dtype=K.get_value(schedule).dtype))]
+
+
 def _file_layout(group: Any, names: Sequence[str], keras_version: str | None,
                  optimizer_config: Any) -> str:  # fmt: skip
     """Which of `LAYOUTS` a file's optimizer weights follow: kgraph marks its files;
@@ -388,6 +407,8 @@ def restore_optimizer_weights(model: Any, group: Any, keras_version: str | None,
     if pairs is None:
         warnings.warn(_unmatched_warning(optimizer, params, names, values, layout), stacklevel=3)
         return
+    if layout == "current":
+        pairs += _momentum_schedule(optimizer, pairs)
     state = _state_vars(optimizer)
     for name in load_attributes(group, EXTRA_ATTR) or []:
         attr = _base(name)[-1]
