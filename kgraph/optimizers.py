@@ -6,6 +6,7 @@ without recompiling. `get_updates` returns `(variable, new value)` pairs.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -326,6 +327,36 @@ _TF_KERAS_NEUTRAL = {
     "centered": (None, False), "gradient_accumulation_steps": (None, 1),
 }  # fmt: skip
 _TF_KERAS_KEYS = {"learning_rate", "global_clipnorm", *_TF_KERAS_IGNORED, *_TF_KERAS_NEUTRAL}
+# What tf-keras's current RMSprop and Adagrad (and Keras 3's) divide by: sqrt(slot + epsilon),
+# where 2.0.5 and the legacy optimizers divide by sqrt(slot) + epsilon.
+_EPSILON_INSIDE_ROOT = {"RMSprop": "velocity", "Adagrad": "accumulator"}
+
+
+def _warn_tf_keras_nadam() -> None:
+    warnings.warn(
+        "The optimizer config is tf-keras's current Nadam: kgraph continues with Keras "
+        "2.0.5's Nadam with schedule_decay=1, the momentum schedule beta_1 * (1 - 0.5 * "
+        "0.96 ** t) that Nadam defines, its running product recomputed from the step count "
+        "(tf-keras does not save it). tf-keras's compiled train steps advance that product "
+        "once per weight instead of once per step, so steps there differ from these unless "
+        "it runs eagerly.",
+        stacklevel=4,
+    )
+
+
+def _warn_epsilon_inside_root(name: str, config: dict) -> None:
+    slot = _EPSILON_INSIDE_ROOT[name]
+    initial = ""
+    if name == "Adagrad":
+        initial = (" The initial accumulator value (tf-keras's 0.1; 2.0.5 starts from 0) is "
+                   f"the config's, {config.get('initial_accumulator_value', 0.1)}.")  # fmt: skip
+    warnings.warn(
+        f"The optimizer config is tf-keras's current (or Keras 3's) {name}, which divides "
+        f"the gradient by sqrt({slot} + epsilon); kgraph continues with Keras 2.0.5's "
+        f"{name}, which divides by sqrt({slot}) + epsilon, so its steps differ where the "
+        f"{slot} is not much larger than epsilon ({config.get('epsilon', 1e-7)}).{initial}",
+        stacklevel=4,
+    )
 
 
 def _from_tf_keras(cls: type, config: dict) -> dict:
@@ -333,9 +364,13 @@ def _from_tf_keras(cls: type, config: dict) -> dict:
 
     `learning_rate` becomes `lr` (an `InverseTimeDecay` schedule without staircase becomes
     `lr` and `decay`, the same formula); `global_clipnorm` becomes `clipnorm` (2.0.5 clips
-    by the global norm); a legacy Nadam's `decay` is its `schedule_decay`. Keys with no
-    effect (`name`, `jit_compile`, `is_legacy_optimizer`, unused EMA settings...) are
-    dropped. Settings 2.0.5 cannot reproduce raise instead of training differently.
+    by the global norm); a legacy Nadam's `decay` is its `schedule_decay`, and a current
+    Nadam (tf-keras's non-legacy one, Keras 3's: no `decay`), whose momentum schedule is
+    `beta_1 * (1 - 0.5 * 0.96 ** t)`, gets `schedule_decay=1`, the same formula. Keys with
+    no effect (`name`, `jit_compile`, `is_legacy_optimizer`, unused EMA settings...) are
+    dropped. Settings 2.0.5 cannot reproduce raise instead of training differently; a
+    current RMSprop or Adagrad, which adds epsilon inside the square root, warns that
+    kgraph continues with 2.0.5's formula.
 
     Raises:
         ValueError: a setting with no 2.0.5 equivalent (per-tensor `clipnorm`, `amsgrad`,
@@ -345,6 +380,9 @@ def _from_tf_keras(cls: type, config: dict) -> dict:
     if not _TF_KERAS_KEYS & set(config):
         return config
     name = cls.__name__
+    # Legacy tf-keras optimizers always list `decay`; current ones say they are not legacy.
+    tf_keras_current = config.get("is_legacy_optimizer") is False
+    current = tf_keras_current or "decay" not in config
 
     def refuse(key: str, value: Any, hint: str = "") -> ValueError:
         return ValueError(
@@ -373,6 +411,12 @@ def _from_tf_keras(cls: type, config: dict) -> dict:
         config.pop("momentum", None)
     if name == "Nadam" and "decay" in config:
         config["schedule_decay"] = config.pop("decay")
+    elif name == "Nadam" and current:
+        config.setdefault("schedule_decay", 1.0)
+        if tf_keras_current:
+            _warn_tf_keras_nadam()
+    if name in _EPSILON_INSIDE_ROOT and current:
+        _warn_epsilon_inside_root(name, config)
     if "learning_rate" in config:
         lr = config.pop("learning_rate")
         if isinstance(lr, dict):

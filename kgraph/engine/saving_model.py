@@ -154,7 +154,8 @@ def load_model(filepath: str, custom_objects: Mapping[str, Any] | None = None, c
         model.compile(**compile_args(config, model.output_names))
         if "optimizer_weights" in f:
             model._make_train_function()
-            restore_optimizer_weights(model, f["optimizer_weights"], attr_text(f, "keras_version"))
+            restore_optimizer_weights(model, f["optimizer_weights"], attr_text(f, "keras_version"),
+                                      config["optimizer_config"])  # fmt: skip
     return model
 
 

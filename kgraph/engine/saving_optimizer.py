@@ -17,21 +17,31 @@ Nadam's `m_schedule`). SGD without momentum has no slots in tf-keras (its moment
 change the update), so only its counter is written. Keras 2.0.x itself, which restores
 by name-sorted position, cannot restore this state; its model and weights still load.
 
-Reading maps a file's values onto the optimizer by name where the names identify the
-trainable weights (kgraph's, tf-keras's legacy `Adam/dense/kernel/m:0` and current
-`Adam/m/dense/kernel:0` forms), and otherwise by position (Keras 2.0.x's `Variable:0`,
+Reading first tells the file's layout (`LAYOUTS`) from the file itself: kgraph marks its
+own; tf-keras's training config says `is_legacy_optimizer: false` for its current
+optimizers, which save `iteration:0` and then each weight's slots in turn
+(`Adam/m/dense/kernel:0`, `Adam/v/dense/kernel:0`, `Adam/m/dense/bias:0`, ...); otherwise
+the Keras version decides between Keras 2.0.x and later. Values then map onto the
+optimizer by name where the names identify every trainable weight and slot kind
+(kgraph's, tf-keras's legacy `Adam/dense/kernel/m:0` and current `Adam/m/dense/kernel:0`
+forms; tf-keras's recurrent weights carry their cell, `Adam/lstm/lstm_cell/kernel/m:0`,
+which 2.0.5's `lstm/kernel` lacks, so a name that names no weight is tried again without
+its cell segments), and otherwise by position in that layout (Keras 2.0.x's `Variable:0`,
 `Variable_1:0` ... in name-sorted order; Keras 2.1+'s, tf-keras's and kgraph's in model
-order), checking every shape. Counters are recognised by name (`iter`, `iterations`,
-`iteration`); tf-keras Nadam's `momentum_cache` is 2.0.5's `m_schedule`. Files written
-by earlier kgraph versions (name-sorted, counters 2.0.5 does not list kept beside them
-under the group's `kgraph_extra_state` attribute) still load.
+order; a current optimizer's only where each name still says its slot kind), checking
+every shape. Counters are recognised by name (`iter`, `iterations`, `iteration`);
+tf-keras's legacy Nadam's `momentum_cache` is 2.0.5's `m_schedule`, which its current
+Nadam does not save (it follows from the step count). State that matches in no way
+with certainty is not loaded: a warning says what the file holds, and the optimizer
+starts fresh. Files written by earlier kgraph versions (name-sorted, counters 2.0.5 does
+not list kept beside them under the group's `kgraph_extra_state` attribute) still load.
 """
 
 from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -50,6 +60,30 @@ SLOT_NAMES = {
 """Slot kinds per optimizer, in 2.0.5's list order, named as tf-keras's legacy optimizers
 name them."""
 
+CURRENT_SLOT_NAMES = {
+    "SGD": ("m",), "RMSprop": ("velocity",), "Adagrad": ("accumulator",),
+    "Adadelta": ("accumulated_grad", "accumulated_delta_var"), "Adam": ("m", "v"),
+    "Adamax": ("m", "u"), "Nadam": ("m", "v"),
+}  # fmt: skip
+"""The same kinds as tf-keras's current optimizers name them (`Adam/m/dense/kernel:0`).
+They save `iteration:0`, then each trainable weight's slots in turn, in this order
+(RMSprop's momentum and centered slots, which would follow as groups, have no 2.0.5
+equivalent and are refused with the config)."""
+
+LAYOUTS = {
+    "kgraph": "kgraph's layout (counters, then one group per slot kind in the model's "
+              "weight order)",
+    "current": "tf-keras's current-optimizer layout (`iteration`, then each weight's "
+               "slots in turn)",
+    "legacy": "the layout of Keras 2.1+ and tf-keras's legacy optimizers (counters, then "
+              "one group per slot kind in the model's weight order)",
+    "keras2.0": "Keras 2.0.x's layout (counters, then one group per slot kind in "
+                "name-sorted weight order)",
+}  # fmt: skip
+"""The layouts of an `optimizer_weights` group, told apart by the file (see `_file_layout`)."""
+_ORDERS = {"kgraph": ["model"], "legacy": ["model", "sorted"], "keras2.0": ["sorted", "model"]}
+"""The weight orders a positional reading of each layout but the current one tries."""
+
 STATE_ATTRS = ("iterations", "m_schedule")
 """Optimizer attributes holding state (not hyper-parameters, which the config keeps)."""
 
@@ -65,11 +99,17 @@ def _state_vars(optimizer: Any) -> dict[str, Variable]:
     return {a: v for a in STATE_ATTRS if isinstance(v := getattr(optimizer, a, None), Variable)}
 
 
-def _slot_kinds(optimizer: Any) -> tuple[str, ...] | None:
+def _slot_class(optimizer: Any) -> str | None:
+    """The name of the built-in optimizer `optimizer` is or derives from."""
     for cls in type(optimizer).__mro__:
         if cls.__name__ in SLOT_NAMES and cls.__module__ == "kgraph.optimizers":
-            return SLOT_NAMES[cls.__name__]
+            return cls.__name__
     return None
+
+
+def _slot_kinds(optimizer: Any) -> tuple[str, ...] | None:
+    name = _slot_class(optimizer)
+    return None if name is None else SLOT_NAMES[name]
 
 
 def _layout(optimizer: Any, params: Sequence[Variable]) -> tuple[list, list[list[Variable]]] | None:
@@ -166,9 +206,45 @@ def _base(name: str) -> list[str]:
     return re.sub(r":\d+$", "", name).split("/")
 
 
-def _by_name(optimizer, params, names, values) -> list[tuple[Variable, np.ndarray]] | None:
-    """Pairs each file value with an optimizer variable through the parameter names in the
-    file's weight names; None when the names do not identify every slot."""
+_CELL = re.compile(r"\w*_cells?(_\d+)?")
+"""A path segment naming a recurrent cell (`lstm_cell`, `gru_cell_2`, `stacked_rnn_cells`):
+tf-keras's recurrent layers keep their weights in a cell sublayer, Keras 2.0.5's in the
+layer itself (`lstm/lstm_cell/kernel` is 2.0.5's `lstm/kernel`)."""
+
+
+def _param_match(segs: list[str], index: dict[str, int]) -> tuple[int, int, int] | None:
+    """`(start, end, i)`: the longest run `segs[start:end]` that names parameter `i`."""
+    match = None
+    for start in range(len(segs)):
+        for end in range(len(segs), start, -1):
+            i = index.get("/".join(segs[start:end]))
+            if i is not None and (match is None or end - start > match[1] - match[0]):
+                match = (start, end, i)
+    return match
+
+
+def _kind_groups(optimizer: Any, kinds: Sequence[tuple], trust_order: bool) -> list[int] | None:
+    """The slot group each kind of file name holds. A kind is the segments around the
+    weight's name (`('Adam', 'm'), ()` for `Adam/m/dense/kernel`); it holds the group whose
+    slot name (kgraph's, tf-keras's legacy or current) it contains. Order of appearance
+    decides only for a single kind or in kgraph's own files; else None."""
+    name = _slot_class(optimizer)
+    aliases = [set(a) for a in zip(SLOT_NAMES[name], CURRENT_SLOT_NAMES[name])] if name else []
+    found = []
+    for prefix, suffix in kinds:
+        hits = [k for k, a in enumerate(aliases) if a & {*prefix, *suffix}]
+        found.append(hits[0] if len(hits) == 1 else None)
+    if sorted(k for k in found if k is not None) == list(range(len(kinds))):
+        return found
+    if len(kinds) == 1 or trust_order:
+        return list(range(len(kinds)))
+    return None
+
+
+def _by_name(optimizer, params, names, values, trust_order: bool = False):
+    """Pairs each file value with an optimizer variable through the parameter and slot
+    names in the file's weight names; None when the names do not identify every slot
+    (`trust_order`: see `_kind_groups`)."""
     layout = _layout(optimizer, params)
     if layout is None:
         return None
@@ -186,12 +262,10 @@ def _by_name(optimizer, params, names, values) -> list[tuple[Variable, np.ndarra
             if counter in state:
                 pairs.append((state[counter], value))
             continue
-        match = None
-        for start in range(len(segs)):
-            for end in range(len(segs), start, -1):
-                i = index.get("/".join(segs[start:end]))
-                if i is not None and (match is None or end - start > match[1] - match[0]):
-                    match = (start, end, i)
+        match = _param_match(segs, index)
+        if match is None:  # a tf-keras recurrent weight: try again without its cell
+            segs = [s for s in segs if not _CELL.fullmatch(s)]
+            match = _param_match(segs, index)
         if match is None:
             return None
         start, end, i = match
@@ -203,8 +277,11 @@ def _by_name(optimizer, params, names, values) -> list[tuple[Variable, np.ndarra
         return pairs
     if len(kinds) != len(groups) or any(len(v) != len(params) for v in kinds.values()):
         return None
-    for group, by_param in zip(groups, kinds.values()):
-        pairs += [(group[i], by_param[i]) for i in range(len(params))]
+    which = _kind_groups(optimizer, list(kinds), trust_order)
+    if which is None:
+        return None
+    for k, by_param in zip(which, kinds.values()):
+        pairs += [(groups[k][i], by_param[i]) for i in range(len(params))]
     return pairs
 
 
@@ -239,34 +316,99 @@ def _by_position(optimizer, params, model_order, values, orders: Sequence[str]):
     return None
 
 
-def restore_optimizer_weights(model: Any, group: Any, keras_version: str | None) -> None:
+def _by_position_current(optimizer, params, model_order, names, values):
+    """Pairs values in tf-keras's current layout: `iteration`, then each weight's slots
+    in turn (model order), every name saying its slot kind; None where a name or a shape
+    does not fit."""
+    layout, kinds = _layout(optimizer, params), CURRENT_SLOT_NAMES.get(_slot_class(optimizer))
+    if layout is None or kinds is None or len(kinds) != len(layout[1]):
+        return None
+    groups = layout[1]
+    if len(values) != 1 + len(model_order) * len(kinds) or len(model_order) != len(params):
+        return None
+    if _base(names[0])[-1] != "iteration" or values[0].shape != ():
+        return None
+    state = _state_vars(optimizer)
+    pairs = [(state["iterations"], values[0])] if "iterations" in state else []
+    slots = iter(zip(names[1:], values[1:]))
+    for i in (params.index(p) for p in model_order):
+        for group, kind in zip(groups, kinds):
+            name, value = next(slots)
+            said = next((s for s in _base(name) if s in kinds), None)
+            if said != kind or tuple(value.shape) != tuple(group[i].shape):
+                return None
+            pairs.append((group[i], value))
+    return pairs
+
+
+def _momentum_schedule(optimizer: Any, pairs: list[tuple[Variable, np.ndarray]]) -> list:
+    """Nadam's running product of momentum-schedule values (2.0.5's `m_schedule`) where
+    the file lacks it: tf-keras's current Nadam keeps it outside its variables, so it
+    is not saved; it follows from the step count (`prod_t beta_1 * (1 - 0.5 * 0.96 **
+    (t * schedule_decay))`, one factor per step taken)."""
+    state = _state_vars(optimizer)
+    schedule, iterations = state.get("m_schedule"), state.get("iterations")
+    if schedule is None or any(var is schedule for var, _ in pairs):
+        return []
+    steps = next((int(value) for var, value in pairs if var is iterations), 0)
+    beta_1 = float(K.get_value(optimizer.beta_1))
+    t = np.arange(1, min(steps, 100_000) + 1, dtype="float64")  # beyond, 0.96 ** t is 0
+    with np.errstate(divide="ignore"):
+        log = np.log(beta_1 * (1 - 0.5 * 0.96 ** (t * optimizer.schedule_decay))).sum()
+        log += (steps - len(t)) * np.log(beta_1)
+    return [(schedule, np.asarray(np.exp(log), dtype=K.get_value(schedule).dtype))]
+
+
+def _file_layout(group: Any, names: Sequence[str], keras_version: str | None,
+                 optimizer_config: Any) -> str:  # fmt: skip
+    """Which of `LAYOUTS` a file's optimizer weights follow: kgraph marks its files;
+    tf-keras's training config says `is_legacy_optimizer: false` for a current optimizer
+    (whose counter is named `iteration`); otherwise the Keras version decides."""
+    if attr_text(group, ORDER_ATTR) == "model":
+        return "kgraph"
+    config = optimizer_config.get("config") if isinstance(optimizer_config, Mapping) else None
+    legacy = config.get("is_legacy_optimizer") if isinstance(config, Mapping) else None
+    if legacy is False or (legacy is None and names and _base(names[0]) == ["iteration"]):
+        return "current"
+    if keras_version is None or keras_version.startswith(("1.", "2.0.")):
+        return "keras2.0"
+    return "legacy"
+
+
+def _unmatched_warning(optimizer, params, names, values, layout: str) -> str:
+    shown = ", ".join(repr(n) for n in names[:4]) + (", ..." if len(names) > 4 else "")
+    shapes = [tuple(v.shape) for v in values]
+    return (
+        f"Could not restore the optimizer state: the file holds {len(values)} optimizer "
+        f"weights ({shown}) with shapes {shapes[:6]}{'...' if len(shapes) > 6 else ''} in "
+        f"{LAYOUTS[layout]}; neither their names nor their positions match "
+        f"{type(optimizer).__name__} over this model's {len(params)} trainable weights "
+        "with certainty. The model starts with a freshly initialized optimizer."
+    )
+
+
+def restore_optimizer_weights(model: Any, group: Any, keras_version: str | None,
+                              optimizer_config: Any = None) -> None:  # fmt: skip
     """Sets `model.optimizer`'s state from an `optimizer_weights` group (the train program
-    must exist, so the slots do). A layout that does not fit warns and keeps the fresh
-    state, as Keras does."""
+    must exist, so the slots do), given the file's Keras version and the training config's
+    `optimizer_config`. State that cannot be matched with certainty warns and keeps the
+    fresh state, as Keras does."""
     optimizer = model.optimizer
     params = list(model._collected_trainable_weights)
     names = load_attributes(group, "weight_names") or []
     values = [read_array(group, n, "Optimizer weights") for n in names]
     model_order = [w for w in model.trainable_weights if any(w is p for p in params)]
-    if attr_text(group, ORDER_ATTR) == "model":
-        orders = ["model"]
-    elif keras_version is None or keras_version.startswith(("1.", "2.0.")):
-        orders = ["sorted", "model"]
-    else:
-        orders = ["model", "sorted"]
-    pairs = _by_name(optimizer, params, names, values)
+    layout = _file_layout(group, names, keras_version, optimizer_config)
+    pairs = _by_name(optimizer, params, names, values, trust_order=layout == "kgraph")
+    if pairs is None and layout == "current":
+        pairs = _by_position_current(optimizer, params, model_order, names, values)
+    elif pairs is None:
+        pairs = _by_position(optimizer, params, model_order, values, _ORDERS[layout])
     if pairs is None:
-        pairs = _by_position(optimizer, params, model_order, values, orders)
-    if pairs is None:
-        shapes = [tuple(v.shape) for v in values]
-        warnings.warn(
-            f"Could not restore the optimizer state: the file holds {len(values)} optimizer "
-            f"weights {shapes[:6]}{'...' if len(shapes) > 6 else ''} that do not fit "
-            f"{type(optimizer).__name__} over this model's {len(params)} trainable weights. "
-            "The model starts with a freshly initialized optimizer.",
-            stacklevel=3,
-        )
+        warnings.warn(_unmatched_warning(optimizer, params, names, values, layout), stacklevel=3)
         return
+    if layout == "current":
+        pairs += _momentum_schedule(optimizer, pairs)
     state = _state_vars(optimizer)
     for name in load_attributes(group, EXTRA_ATTR) or []:
         attr = _base(name)[-1]
