@@ -47,7 +47,9 @@ def _unary(name, derivative):
 
 
 def _sel(cond, g):
-    return B.mul(g, B.cast(cond, g.dtype))
+    # A select, not a product with a 0/1 mask: an infinite cotangent (sqrt's at 0) stays
+    # 0 where the mask is off instead of becoming NaN.
+    return B.where(cond, g, 0.0)
 
 
 _unary("Neg", lambda x, y, g: -g)
@@ -108,9 +110,10 @@ def _vjp_pow(ctx, g):
 def _vjp_extreme(pick):
     def vjp(ctx, g):
         a, b = ctx.inputs
+        # Ties go to the first operand, as TensorFlow's maximum/minimum gradients.
         take_a = B.binary(pick, a, b)
         ga = _sel(take_a, g) if ctx.needs[0] else None
-        gb = _sel(B.unary("Not", take_a), g) if ctx.needs[1] else None
+        gb = B.where(take_a, 0.0, g) if ctx.needs[1] else None
         return [ga, gb]
 
     return vjp

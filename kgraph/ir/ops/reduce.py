@@ -46,9 +46,9 @@ def _extreme_vjp(ctx, g):
         axes = norm_axes(ctx.attrs.get("axes"), ctx.x.ndim)
         y = B.apply1("Unsqueeze", y, axes=axes)
         g = B.apply1("Unsqueeze", g, axes=axes)
-    hit = B.cast(B.binary("Equal", ctx.x, y), g.dtype)
-    ties = B.apply1("ReduceSum", hit, axes=ctx.attrs.get("axes"), keepdims=1)
-    return [B.mul(hit, B.div(g, ties))]
+    hit = B.binary("Equal", ctx.x, y)
+    ties = B.apply1("ReduceSum", B.cast(hit, g.dtype), axes=ctx.attrs.get("axes"), keepdims=1)
+    return [B.where(hit, B.div(g, ties), 0.0)]
 
 
 _AXES = ("axes",)

@@ -1,0 +1,77 @@
+"""`kgraph.backend` against Keras 2.0.5 (TensorFlow backend) where it used to differ:
+gradients at ties and kinks, stable softplus, batch_dot over operands of different ranks,
+ReduceProd's gradient, truthiness of non-boolean tensors, shapes that mix ints and tensors,
+floor division and modulo, empty reduction axes, integer tensors, and K.function's keywords.
+
+Gradients are checked in float64 against central differences along a random direction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_backend_more import check_gradient, f64
+
+import kgraph.backend as K
+
+
+def value_and_grad(build, x0, *others):
+    """`build(x, *others)` elementwise; returns its value and the gradient of its sum."""
+    x = K.placeholder(x0.shape, dtype="float64")
+    y = build(x, *(f64(o) for o in others))
+    (grad,) = K.gradients(K.sum(y), [x])
+    return K.function([x], [y, grad])([x0])
+
+
+# -- 1. selections at ties and the clipped square root -----------------------------------
+def test_maximum_minimum_ties_send_the_gradient_to_the_first_operand():
+    # TensorFlow's rule: maximum's gradient goes to x where x >= y, minimum's where x <= y.
+    x0 = np.array([1.0, -2.0, 3.0, 0.5])
+    other = np.array([1.0, -2.0, 0.0, 2.0])
+    _, grad = value_and_grad(lambda x, y: K.maximum(x, y), x0, other)
+    np.testing.assert_array_equal(grad, [1.0, 1.0, 1.0, 0.0])
+    _, grad = value_and_grad(lambda x, y: K.maximum(y, x), x0, other)
+    np.testing.assert_array_equal(grad, [0.0, 0.0, 1.0, 0.0])
+    _, grad = value_and_grad(lambda x, y: K.minimum(x, y), x0, other)
+    np.testing.assert_array_equal(grad, [1.0, 1.0, 0.0, 1.0])
+    _, grad = value_and_grad(lambda x, y: K.minimum(y, x), x0, other)
+    np.testing.assert_array_equal(grad, [0.0, 0.0, 0.0, 1.0])
+
+
+def test_relu_gradient_is_zero_at_zero():
+    x0 = np.array([-1.0, 0.0, 2.0])
+    value, grad = value_and_grad(lambda x: K.relu(x), x0)
+    np.testing.assert_array_equal(value, [0.0, 0.0, 2.0])
+    np.testing.assert_array_equal(grad, [0.0, 0.0, 1.0])
+    _, grad = value_and_grad(lambda x: K.relu(x, alpha=0.1, max_value=1.5), np.array([-1.0, 0.0, 1.5, 2.0]))
+    np.testing.assert_allclose(grad, [0.1, 0.0, 1.0, 0.0])
+
+
+def test_selections_do_not_turn_infinite_cotangents_into_nan():
+    # sqrt's cotangent is infinite at 0; a select keeps relu's 0 there, a product gave NaN.
+    x0 = np.array([-1.0, 0.25])
+    for clip in (K.relu, lambda x: K.maximum(x, 0.0), lambda x: K.clip(x, 0.0, None)):
+        _, grad = value_and_grad(lambda x: K.sqrt(clip(x)), x0)
+        np.testing.assert_array_equal(grad, [0.0, 1.0])
+
+
+def test_sqrt_gradient_is_zero_where_the_input_is_clipped():
+    x0 = np.array([-4.0, -1e-3, 0.25, 4.0])
+    value, grad = value_and_grad(lambda x: K.sqrt(x), x0)
+    np.testing.assert_allclose(value, [0.0, 0.0, 0.5, 2.0])
+    np.testing.assert_allclose(grad, [0.0, 0.0, 1.0, 0.25])
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda x: K.sum(K.sqrt(x) * f64([1.0, -2.0, 0.5])),
+        lambda x: K.sum(K.maximum(x, f64([0.0, 1.0, -1.0])) * f64([1.0, 2.0, 3.0])),
+        lambda x: K.sum(K.minimum(f64([0.0, 1.0, -1.0]), x) * f64([1.0, 2.0, 3.0])),
+        lambda x: K.sum(K.relu(x, alpha=0.3) * f64([1.0, 2.0, 3.0])),
+        lambda x: K.sum(K.max(x * f64([1.0, 2.0, 3.0]))),
+    ],
+    ids=["sqrt", "maximum", "minimum", "relu", "reduce_max"],
+)
+def test_selection_gradients_match_central_differences(build):
+    check_gradient(build, np.array([0.7, 1.3, 2.1]))
+    check_gradient(build, np.array([-0.7, 1.6, -2.1]))
