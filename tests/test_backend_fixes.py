@@ -75,3 +75,49 @@ def test_sqrt_gradient_is_zero_where_the_input_is_clipped():
 def test_selection_gradients_match_central_differences(build):
     check_gradient(build, np.array([0.7, 1.3, 2.1]))
     check_gradient(build, np.array([-0.7, 1.6, -2.1]))
+
+
+# -- 2. softplus and the sigmoid cross-entropy from logits --------------------------------
+EDGES = np.array([0.0, -0.0, 1e-12, 3.0, -3.0, 50.0, -50.0, 1000.0, -1000.0])
+
+
+def np_softplus(z):
+    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+
+
+def np_sigmoid(z):
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+def test_softplus_is_stable_and_has_slope_one_half_at_zero():
+    value, grad = value_and_grad(K.softplus, EDGES)
+    np.testing.assert_allclose(value, np_softplus(EDGES), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(grad, np_sigmoid(EDGES), rtol=1e-12, atol=1e-15)
+    assert grad[0] == grad[1] == 0.5
+    check_gradient(lambda x: K.sum(K.softplus(x) * f64([1.0, -2.0, 0.5])), np.array([0.3, -1.2, 4.0]))
+
+
+@pytest.mark.parametrize("target", [0.0, 1.0, 0.3])
+def test_binary_crossentropy_from_logits_is_stable_with_the_right_slope(target):
+    t = np.full_like(EDGES, target)
+    value, grad = value_and_grad(lambda z, y: K.binary_crossentropy(z, y, from_logits=True), EDGES, t)
+    expected = np_softplus(EDGES) - EDGES * t
+    np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(grad, np_sigmoid(EDGES) - t, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(grad[:2], 0.5 - target, rtol=0, atol=1e-16)
+    weights = f64([1.0, -2.0, 0.5])
+    check_gradient(
+        lambda z: K.sum(K.binary_crossentropy(z, f64([target] * 3), from_logits=True) * weights),
+        np.array([0.3, -1.2, 4.0]),
+    )
+
+
+def test_softplus_does_not_overflow_in_float32():
+    z = K.placeholder((4,))
+    out = K.softplus(z)
+    (grad,) = K.gradients(K.sum(out), [z])
+    edges = np.array([0.0, 100.0, -100.0, 3e38], np.float32)
+    value, g = K.function([z], [out, grad])([edges])
+    assert value.dtype == np.float32 and np.all(np.isfinite(value)) and np.all(np.isfinite(g))
+    np.testing.assert_allclose(value, np_softplus(edges.astype(np.float64)), rtol=1e-6, atol=1e-30)
+    np.testing.assert_allclose(g, [0.5, 1.0, 0.0, 1.0], atol=1e-30)
