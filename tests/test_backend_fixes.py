@@ -42,7 +42,9 @@ def test_relu_gradient_is_zero_at_zero():
     value, grad = value_and_grad(lambda x: K.relu(x), x0)
     np.testing.assert_array_equal(value, [0.0, 0.0, 2.0])
     np.testing.assert_array_equal(grad, [0.0, 0.0, 1.0])
-    _, grad = value_and_grad(lambda x: K.relu(x, alpha=0.1, max_value=1.5), np.array([-1.0, 0.0, 1.5, 2.0]))
+    _, grad = value_and_grad(
+        lambda x: K.relu(x, alpha=0.1, max_value=1.5), np.array([-1.0, 0.0, 1.5, 2.0])
+    )
     np.testing.assert_allclose(grad, [0.1, 0.0, 1.0, 0.0])
 
 
@@ -50,7 +52,7 @@ def test_selections_do_not_turn_infinite_cotangents_into_nan():
     # sqrt's cotangent is infinite at 0; a select keeps relu's 0 there, a product gave NaN.
     x0 = np.array([-1.0, 0.25])
     for clip in (K.relu, lambda x: K.maximum(x, 0.0), lambda x: K.clip(x, 0.0, None)):
-        _, grad = value_and_grad(lambda x: K.sqrt(clip(x)), x0)
+        _, grad = value_and_grad(lambda x, clip=clip: K.sqrt(clip(x)), x0)
         np.testing.assert_array_equal(grad, [0.0, 1.0])
 
 
@@ -94,13 +96,17 @@ def test_softplus_is_stable_and_has_slope_one_half_at_zero():
     np.testing.assert_allclose(value, np_softplus(EDGES), rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(grad, np_sigmoid(EDGES), rtol=1e-12, atol=1e-15)
     assert grad[0] == grad[1] == 0.5
-    check_gradient(lambda x: K.sum(K.softplus(x) * f64([1.0, -2.0, 0.5])), np.array([0.3, -1.2, 4.0]))
+    check_gradient(
+        lambda x: K.sum(K.softplus(x) * f64([1.0, -2.0, 0.5])), np.array([0.3, -1.2, 4.0])
+    )
 
 
 @pytest.mark.parametrize("target", [0.0, 1.0, 0.3])
 def test_binary_crossentropy_from_logits_is_stable_with_the_right_slope(target):
     t = np.full_like(EDGES, target)
-    value, grad = value_and_grad(lambda z, y: K.binary_crossentropy(z, y, from_logits=True), EDGES, t)
+    value, grad = value_and_grad(
+        lambda z, y: K.binary_crossentropy(z, y, from_logits=True), EDGES, t
+    )
     expected = np_softplus(EDGES) - EDGES * t
     np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(grad, np_sigmoid(EDGES) - t, rtol=1e-12, atol=1e-15)
@@ -121,3 +127,75 @@ def test_softplus_does_not_overflow_in_float32():
     assert value.dtype == np.float32 and np.all(np.isfinite(value)) and np.all(np.isfinite(g))
     np.testing.assert_allclose(value, np_softplus(edges.astype(np.float64)), rtol=1e-6, atol=1e-30)
     np.testing.assert_allclose(g, [0.5, 1.0, 0.0, 1.0], atol=1e-30)
+
+
+# -- 3. batch_dot over operands of different ranks -----------------------------------------
+def np_batch_dot_2_0_5(x, y, axes):
+    """Keras 2.0.5's K.batch_dot (TensorFlow backend) in numpy: the lower-rank operand gets
+    trailing 1-axes, rank-2 pairs multiply and sum, others go through matmul with x
+    transposed unless axes[0] is its last axis and y transposed if axes[1] is its last;
+    the padded axes are squeezed and a 1-D result becomes (batch, 1)."""
+    if isinstance(axes, int):
+        axes = (axes, axes)
+    x_ndim, y_ndim = x.ndim, y.ndim
+    diff = abs(x_ndim - y_ndim)
+    if x_ndim > y_ndim:
+        y = y.reshape(y.shape + (1,) * diff)
+    elif y_ndim > x_ndim:
+        x = x.reshape(x.shape + (1,) * diff)
+    if x.ndim == 2 and y.ndim == 2:
+        out = (x * y).sum(axes[0]) if axes[0] == axes[1] else (x.T * y).sum(axes[1])
+    else:
+        if axes is not None and axes[0] != x.ndim - 1:
+            x = np.swapaxes(x, -1, -2)
+        if axes is not None and axes[1] == y.ndim - 1:
+            y = np.swapaxes(y, -1, -2)
+        out = np.matmul(x, y)
+    if diff:
+        idx = x_ndim + y_ndim - 3 if x_ndim > y_ndim else x_ndim - 1
+        out = out.squeeze(tuple(range(idx, idx + diff)))
+    return out[:, None] if out.ndim == 1 else out
+
+
+BATCH_DOT_CASES = [
+    ((2, 3, 4), (2, 4), None),
+    ((2, 3, 4), (2, 4), (2, 1)),
+    ((2, 4, 3), (2, 4), (1, 1)),
+    ((2, 4), (2, 4, 5), (1, 1)),
+    ((2, 4), (2, 5, 4), (1, 2)),
+    ((2, 4), (2, 4), 1),
+    ((2, 4), (2, 4), (1, 1)),
+    ((2, 3, 4), (2, 4, 5), None),
+    ((2, 3, 4), (2, 5, 4), (2, 2)),
+    ((2, 4, 3), (2, 4, 5), 1),
+    ((2, 4, 3), (2, 5, 4), (1, 2)),
+    ((3, 2, 4, 5), (3, 2, 5, 6), None),
+]
+
+
+@pytest.mark.parametrize("x_shape,y_shape,axes", BATCH_DOT_CASES, ids=str)
+def test_batch_dot_matches_keras_2_0_5(x_shape, y_shape, axes):
+    rng = np.random.default_rng(5)
+    x0, y0 = rng.standard_normal(x_shape), rng.standard_normal(y_shape)
+    expected = np_batch_dot_2_0_5(x0, y0, axes)
+    x = K.placeholder((None,) + x_shape[1:], dtype="float64")
+    y = K.placeholder((None,) + y_shape[1:], dtype="float64")
+    out = K.batch_dot(x, y, axes)
+    assert K.int_shape(out) == (None,) + expected.shape[1:]
+    got = K.function([x, y], [out])([x0, y0])[0]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    weights = rng.standard_normal(expected.shape)
+    check_gradient(lambda t: K.sum(K.batch_dot(t, f64(y0), axes) * f64(weights)), x0)
+    check_gradient(lambda t: K.sum(K.batch_dot(f64(x0), t, axes) * f64(weights)), y0)
+
+
+def test_batch_dot_takes_negative_axes_and_defaults_for_a_lower_rank_y():
+    rng = np.random.default_rng(6)
+    x0, y0 = rng.standard_normal((2, 4)), rng.standard_normal((2, 4, 5))
+    got = K.eval(K.batch_dot(f64(x0), f64(y0)))
+    np.testing.assert_allclose(got, np.einsum("bk,bkn->bn", x0, y0), rtol=1e-12)
+    x1 = rng.standard_normal((2, 3, 4))
+    got = K.eval(K.batch_dot(f64(x1), f64(y0), axes=(-1, -2)))
+    np.testing.assert_allclose(got, np.matmul(x1, y0), rtol=1e-12)
+    with pytest.raises(ValueError, match="axes"):
+        K.batch_dot(f64(x1), f64(y0), axes=(3, 1))

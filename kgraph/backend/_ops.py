@@ -104,21 +104,62 @@ def dot(x: Any, y: Any) -> Tensor:
     return B.matmul(x, y)
 
 
-def batch_dot(x: Any, y: Any, axes: Any = None) -> Tensor:
-    """Per-sample dot products; a 2-D result is returned as (batch, 1), as Keras."""
-    x, y = _t(x), _t(y)
+def _batch_dot_axes(x: Tensor, y: Tensor, axes: Any) -> tuple[int, int]:
     if axes is None:
-        axes = (x.ndim - 1, y.ndim - 2 if y.ndim > 2 else y.ndim - 1)
-    if isinstance(axes, int):
+        return x.ndim - 1, (y.ndim - 2 if y.ndim > 2 else y.ndim - 1)
+    if isinstance(axes, (int, np.integer)):
         axes = (axes, axes)
-    ax, ay = int(axes[0]) % x.ndim, int(axes[1]) % y.ndim
+    if len(axes) != 2 or not builtins.all(isinstance(a, (int, np.integer)) for a in axes):
+        raise ValueError(f"K.batch_dot: axes must be None, an int or a pair of ints, got {axes!r}")
+    for a, t, side in ((axes[0], x, "x"), (axes[1], y, "y")):
+        if not -t.ndim <= a < t.ndim:
+            raise ValueError(
+                f"K.batch_dot: axes {tuple(axes)} is out of range for {side} of shape {t.shape}"
+            )
+    return int(axes[0]) % x.ndim, int(axes[1]) % y.ndim
+
+
+def batch_dot(x: Any, y: Any, axes: Any = None) -> Tensor:
+    """Per-sample dot products, as Keras 2.0.5.
+
+    The operand of lower rank gets trailing 1-axes, x's contracted axis moves last and
+    y's second-to-last for one batched MatMul, and the padded axes are squeezed again:
+    (b, m, k) . (b, k) -> (b, m), (b, k) . (b, k, n) -> (b, n). Two rank-2 operands give
+    the sum of their product; a 1-D result comes back as (batch, 1).
+
+    Args:
+        x, y: tensors of rank >= 2 sharing the batch axis.
+        axes: the contracted axis of x and of y (an int for both); by default the last
+            of x and the second-to-last of y (the last when y has rank 2).
+    """
+    x, y = _t(x), _t(y)
+    if x.ndim < 2 or y.ndim < 2:
+        raise ValueError(
+            f"K.batch_dot needs operands of rank >= 2, got shapes {x.shape} and {y.shape}"
+        )
+    ax, ay = _batch_dot_axes(x, y, axes)
     if x.ndim == 2 and y.ndim == 2:
-        return sum(B.mul(x, y), axis=1, keepdims=True)
-    # Move x's contracted axis last and y's second-to-last, then one batched MatMul.
-    x = B.transpose(x, [i for i in range(x.ndim) if i != ax] + [ax])
-    rest = [i for i in range(y.ndim) if i != ay]
-    y = B.transpose(y, rest[:-1] + [ay] + rest[-1:])
-    return B.matmul(x, y)
+        if ax != ay:
+            x = B.transpose(x, [1, 0])
+        return expand_dims(sum(B.mul(x, y), axis=ay), 1)
+    x_ndim, y_ndim = x.ndim, y.ndim
+    rank = builtins.max(x_ndim, y_ndim)
+    if x_ndim < rank:
+        x = B.apply1("Unsqueeze", x, axes=tuple(range(x_ndim, rank)))
+    if y_ndim < rank:
+        y = B.apply1("Unsqueeze", y, axes=tuple(range(y_ndim, rank)))
+    if ax != rank - 1:
+        x = B.transpose(x, [i for i in range(rank) if i != ax] + [ax])
+    if ay != rank - 2:
+        rest = [i for i in range(rank) if i != ay]
+        y = B.transpose(y, rest[:-1] + [ay] + rest[-1:])
+    out = B.matmul(x, y)
+    if x_ndim != y_ndim:
+        # The padded axes, where 2.0.5 squeezes them.
+        first = x_ndim + y_ndim - 3 if x_ndim > y_ndim else x_ndim - 1
+        padded = tuple(range(first, first + rank - builtins.min(x_ndim, y_ndim)))
+        out = B.apply1("Squeeze", out, axes=padded)
+    return expand_dims(out, 1) if out.ndim == 1 else out
 
 
 def transpose(x: Any) -> Tensor:
