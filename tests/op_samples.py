@@ -55,6 +55,14 @@ def distinct(*shape):
     return (rng.permutation(n).astype(np.float64) * 0.1 - n * 0.05).reshape(shape)
 
 
+def with_zeros(v, where):
+    """`v` with exact zeros at the listed indices (products whose slopes skip a factor)."""
+    v = v.copy()
+    for index in where:
+        v[index] = 0.0
+    return v
+
+
 def ints(*shape, lo=0, hi=5, dtype=np.int64):
     return rng.integers(lo, hi, size=shape).astype(dtype)
 
@@ -141,7 +149,12 @@ SAMPLES: dict[str, list[Sample]] = {
         Sample([distinct(3, 4)], {"axes": None, "keepdims": 1}),
     ],
     "ReduceMin": [Sample([distinct(3, 4)], {"axes": (0,), "keepdims": 1})],
-    "ReduceProd": [Sample([ints(3, 4, lo=1, hi=4)], {"axes": None, "keepdims": 0})],
+    "ReduceProd": [
+        Sample([ints(3, 4, lo=1, hi=4)], {"axes": None, "keepdims": 0}),
+        Sample([r(3, 4, 5)], {"axes": (1,), "keepdims": 0}),
+        Sample([with_zeros(r(3, 4), [(0, 1), (1, 0), (1, 2)])], {"axes": (1,), "keepdims": 1}),
+        Sample([with_zeros(r(2, 3, 2), [(0, 0, 1)])], {"axes": None, "keepdims": 0}),
+    ],
     "ArgMax": [Sample([distinct(3, 4)], {"axis": 1, "keepdims": 0})],
     "ArgMin": [Sample([distinct(3, 4)], {"axis": 0, "keepdims": 1})],
     # data movement

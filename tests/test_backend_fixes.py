@@ -199,3 +199,35 @@ def test_batch_dot_takes_negative_axes_and_defaults_for_a_lower_rank_y():
     np.testing.assert_allclose(got, np.matmul(x1, y0), rtol=1e-12)
     with pytest.raises(ValueError, match="axes"):
         K.batch_dot(f64(x1), f64(y0), axes=(3, 1))
+
+
+# -- 4. the gradient of prod, zeros included -----------------------------------------------
+def np_prod_grad(x, axis):
+    """d sum(prod(x, axis)) / dx: the product of the other entries of each group."""
+    grad = np.empty_like(x)
+    for index in np.ndindex(*x.shape):
+        others = x.copy()
+        others[index] = 1.0
+        group = tuple(i if a not in axis else slice(None) for a, i in enumerate(index))
+        grad[index] = np.prod(others[group])
+    return grad
+
+
+PROD_INPUTS = {
+    "no_zero": np.array([[1.5, -2.0, 3.0], [0.5, 2.0, -1.0]]),
+    "one_zero": np.array([[1.5, 0.0, 3.0], [0.5, 2.0, -1.0]]),
+    "two_zeros": np.array([[0.0, 0.0, 3.0], [0.5, 0.0, -1.0]]),
+    "all_zero": np.zeros((2, 3)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROD_INPUTS))
+@pytest.mark.parametrize("axis,keepdims", [(1, False), (0, True), (None, False), ([0, 1], True)])
+def test_prod_gradient_handles_zeros(name, axis, keepdims):
+    x0 = PROD_INPUTS[name]
+    axes = (0, 1) if axis is None else tuple(np.atleast_1d(axis))
+    value, grad = value_and_grad(lambda x: K.prod(x, axis=axis, keepdims=keepdims), x0)
+    np.testing.assert_allclose(value, np.prod(x0, axis=axes, keepdims=keepdims))
+    np.testing.assert_allclose(grad, np_prod_grad(x0, axes), rtol=1e-12)
+    weights = f64(np.random.default_rng(3).standard_normal(value.shape))
+    check_gradient(lambda x: K.sum(K.prod(x, axis=axis, keepdims=keepdims) * weights), x0)

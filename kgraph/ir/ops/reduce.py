@@ -39,16 +39,34 @@ def _mean_vjp(ctx, g):
     return [_expand_back(ctx, B.div(g, count))]
 
 
+def _kept(ctx, t):
+    """A reduced tensor with the reduced axes back as size 1 (it broadcasts against x)."""
+    if not ctx.attrs.get("keepdims", 1):
+        t = B.apply1("Unsqueeze", t, axes=norm_axes(ctx.attrs.get("axes"), ctx.x.ndim))
+    return t
+
+
 def _extreme_vjp(ctx, g):
     # Ties share the cotangent equally, as TensorFlow's reduce_max gradient does.
-    y = ctx.y
-    if not ctx.attrs.get("keepdims", 1):
-        axes = norm_axes(ctx.attrs.get("axes"), ctx.x.ndim)
-        y = B.apply1("Unsqueeze", y, axes=axes)
-        g = B.apply1("Unsqueeze", g, axes=axes)
+    y, g = _kept(ctx, ctx.y), _kept(ctx, g)
     hit = B.binary("Equal", ctx.x, y)
     ties = B.apply1("ReduceSum", B.cast(hit, g.dtype), axes=ctx.attrs.get("axes"), keepdims=1)
     return [B.where(hit, B.div(g, ties), 0.0)]
+
+
+def _prod_vjp(ctx, g):
+    # Each entry's slope is the product of the others in its group. Dividing the product
+    # by the entry fails at zeros, so zeros are set aside: the product of the nonzero
+    # entries over the entry itself (when it is nonzero), and 0 wherever another entry
+    # of the group is zero.
+    x, axes = ctx.x, ctx.attrs.get("axes")
+    zero = B.binary("Equal", x, 0.0)
+    safe = B.where(zero, 1.0, x)
+    nonzero_product = B.apply1("ReduceProd", safe, axes=axes, keepdims=1)
+    is_zero = B.cast(zero, x.dtype)
+    zeros_elsewhere = B.sub(B.apply1("ReduceSum", is_zero, axes=axes, keepdims=1), is_zero)
+    others = B.where(B.binary("Equal", zeros_elsewhere, 0.0), B.div(nonzero_product, safe), 0.0)
+    return [B.mul(others, _kept(ctx, g))]
 
 
 _AXES = ("axes",)
@@ -56,7 +74,7 @@ register("ReduceSum", _reduce_infer, _sum_vjp, const_inputs=_AXES)
 register("ReduceMean", _reduce_infer, _mean_vjp, const_inputs=_AXES)
 register("ReduceMax", _reduce_infer, _extreme_vjp, const_inputs=_AXES)
 register("ReduceMin", _reduce_infer, _extreme_vjp, const_inputs=_AXES)
-register("ReduceProd", _reduce_infer, const_inputs=_AXES)
+register("ReduceProd", _reduce_infer, _prod_vjp, const_inputs=_AXES)
 
 
 def _arg_infer(specs, attrs, consts):
