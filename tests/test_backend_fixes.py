@@ -231,3 +231,52 @@ def test_prod_gradient_handles_zeros(name, axis, keepdims):
     np.testing.assert_allclose(grad, np_prod_grad(x0, axes), rtol=1e-12)
     weights = f64(np.random.default_rng(3).standard_normal(value.shape))
     check_gradient(lambda x: K.sum(K.prod(x, axis=axis, keepdims=keepdims) * weights), x0)
+
+
+# -- 5. truthiness of non-boolean tensors ---------------------------------------------------
+TRUTHY = np.array([[0.0, -1.0, 0.0], [-1.0, -2.0, 3.0], [0.0, 0.0, 0.0], [np.nan, 0.5, 2.0]])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int64"])
+@pytest.mark.parametrize("axis,keepdims", [(1, False), (0, True), (None, False), (-1, True)])
+def test_any_all_count_nonzero_as_true(dtype, axis, keepdims):
+    values = TRUTHY if dtype.startswith("float") else np.nan_to_num(TRUTHY, nan=7).astype(dtype)
+    x = K.placeholder(values.shape, dtype=dtype)
+    got_any, got_all = K.function([x], [K.any(x, axis, keepdims), K.all(x, axis, keepdims)])(
+        [values]
+    )
+    truth = values != 0  # NaN counts as true, as tf.cast(x, bool)
+    np.testing.assert_array_equal(got_any, truth.any(axis=axis, keepdims=keepdims))
+    np.testing.assert_array_equal(got_all, truth.all(axis=axis, keepdims=keepdims))
+    assert got_any.dtype == got_all.dtype == np.bool_
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int32"])
+def test_switch_treats_any_nonzero_condition_as_true(dtype):
+    cond = K.placeholder((2, 3), dtype=dtype)
+    a, b = K.placeholder((2, 3)), K.placeholder((2, 3))
+    c0 = np.array([[0, -2, 1], [3, 0, -1]], dtype)
+    a0, b0 = np.ones((2, 3), "float32"), -np.ones((2, 3), "float32")
+    got = K.function([cond, a, b], [K.switch(cond, a, b)])([c0, a0, b0])[0]
+    np.testing.assert_array_equal(got, np.where(c0 != 0, a0, b0))
+
+
+@pytest.mark.parametrize(
+    "cond_shape,expr_shape", [((), (2, 3)), ((2,), (2, 3)), ((2,), (2, 3, 4)), ((2, 3), (2, 3, 4))]
+)
+def test_switch_condition_of_lower_rank_selects_along_the_leading_axes(cond_shape, expr_shape):
+    rng = np.random.default_rng(8)
+    c0 = rng.integers(-1, 2, size=cond_shape).astype("float64")
+    a0, b0 = rng.standard_normal(expr_shape), rng.standard_normal(expr_shape)
+    expected = np.where(
+        c0.reshape(cond_shape + (1,) * (len(expr_shape) - len(cond_shape))) != 0, a0, b0
+    )
+    got = K.eval(K.switch(f64(c0), f64(a0), lambda: f64(b0)))
+    np.testing.assert_array_equal(got, expected)
+    weights = f64(rng.standard_normal(expr_shape))
+    check_gradient(lambda t: K.sum(K.switch(f64(c0), t * t, -t) * weights), a0)
+
+
+def test_switch_condition_of_higher_rank_is_an_error():
+    with pytest.raises(ValueError, match="Rank of `condition`"):
+        K.switch(f64(np.ones((2, 3))), f64(np.ones(2)), f64(np.zeros(2)))

@@ -210,12 +210,21 @@ def std(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     return sqrt(var(x, axis, keepdims))
 
 
+def _truth(x: Tensor) -> Tensor:
+    """`x` as bool, as tf.cast(x, bool): nonzero (NaN included) is true."""
+    return B.cast(x, DType.bool)
+
+
 def any(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return greater(max(cast(_t(x), floatx()), axis, keepdims), 0.0)
+    """Whether any entry along `axis` is nonzero (a bool tensor)."""
+    hits = cast(_truth(_t(x)), "int32")
+    return greater(max(hits, axis, keepdims), 0)
 
 
 def all(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return greater(min(cast(_t(x), floatx()), axis, keepdims), 0.0)
+    """Whether every entry along `axis` is nonzero (a bool tensor)."""
+    hits = cast(_truth(_t(x)), "int32")
+    return greater(min(hits, axis, keepdims), 0)
 
 
 def argmax(x: Any, axis: int = -1) -> Tensor:
@@ -365,11 +374,31 @@ def one_hot(indices: Any, num_classes: int) -> Tensor:
 
 
 def switch(condition: Any, then_expression: Any, else_expression: Any) -> Tensor:
+    """`then_expression` where `condition` is nonzero, `else_expression` elsewhere.
+
+    As Keras 2.0.5, the condition may have a lower rank than the branches: it selects
+    along their leading axes (a scalar picks a whole branch). Either branch may be a
+    callable returning it.
+
+    Raises:
+        ValueError: the condition has a higher rank than the branches.
+    """
     cond = _t(condition)
     if cond.dtype is not DType.bool:
-        cond = B.binary("Greater", cond, 0)
+        cond = _truth(cond)
     then_t = then_expression() if callable(then_expression) else then_expression
     else_t = else_expression() if callable(else_expression) else else_expression
+    expr_ndim = builtins.max(
+        _t(e).ndim if isinstance(e, (Tensor, Variable)) else np.ndim(e) for e in (then_t, else_t)
+    )
+    if cond.ndim > expr_ndim:
+        raise ValueError(
+            f"K.switch: Rank of `condition` should be less than or equal to rank of "
+            f"`then_expression` and `else_expression`; got condition of shape {cond.shape}, "
+            f"branches of rank {expr_ndim}"
+        )
+    if 0 < cond.ndim < expr_ndim:
+        cond = B.apply1("Unsqueeze", cond, axes=tuple(range(cond.ndim, expr_ndim)))
     return B.where(cond, then_t, else_t)
 
 
