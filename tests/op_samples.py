@@ -167,6 +167,10 @@ SAMPLES: dict[str, list[Sample]] = {
     "Unsqueeze": [Sample([r(3, 4)], {"axes": (0, 3)})],
     "Transpose": [Sample([r(2, 3, 4)], {"perm": (2, 0, 1)})],
     "Expand": [Sample([r(3, 1), Const(np.array([2, 3, 4], np.int64))])],
+    "Tile": [
+        Sample([r(2, 3), Const(np.array([2, 1], np.int64))]),
+        Sample([r(1, 2, 3), Const(np.array([3, 2, 1], np.int64))]),
+    ],
     "Concat": [Sample([r(3, 2), r(3, 4), r(3, 1)], {"axis": 1})],
     "Slice": [
         Sample([r(4, 6)], {"starts": (1, 0), "ends": (3, 5), "axes": (0, 1), "steps": (1, 1)}),

@@ -280,3 +280,53 @@ def test_switch_condition_of_lower_rank_selects_along_the_leading_axes(cond_shap
 def test_switch_condition_of_higher_rank_is_an_error():
     with pytest.raises(ValueError, match="Rank of `condition`"):
         K.switch(f64(np.ones((2, 3))), f64(np.ones(2)), f64(np.zeros(2)))
+
+
+# -- 6. shapes that mix Python ints and scalar tensors -------------------------------------
+def test_reshape_takes_ints_mixed_with_scalar_tensors():
+    x = K.placeholder((None, 6), dtype="float64")
+    out = K.reshape(x, (K.shape(x)[0], -1, 3))
+    assert K.int_shape(out) == (None, None, 3)
+    x0 = np.arange(24.0).reshape(4, 6)
+    np.testing.assert_array_equal(K.function([x], [out])([x0])[0], x0.reshape(4, -1, 3))
+    int32_size = K.cast(K.shape(x)[1], "int32")
+    out = K.reshape(x, [2, K.shape(x)[0] - 2, int32_size])
+    np.testing.assert_array_equal(K.function([x], [out])([x0])[0], x0.reshape(2, 2, 6))
+    out = K.reshape(x, K.cast(K.concatenate([K.shape(x)[1:], K.shape(x)[:1]]), "int32"))
+    np.testing.assert_array_equal(K.function([x], [out])([x0])[0], x0.reshape(6, 4))
+    weights = f64(np.random.default_rng(9).standard_normal((2, 4, 3)))
+    check_gradient(lambda t: K.sum(K.reshape(t, (2, K.shape(t)[0], 3)) * weights), x0)
+
+
+def test_reshape_rejects_float_entries():
+    x = K.placeholder((None, 6))
+    with pytest.raises(ValueError, match="K.reshape"):
+        K.reshape(x, (K.cast(K.shape(x)[0], "float32"), 6))
+
+
+@pytest.mark.parametrize("build", ["ints", "mixed", "tensor"])
+def test_tile_takes_ints_mixed_with_scalar_tensors(build):
+    x = K.placeholder((1, 3), dtype="float64")
+    y = K.placeholder((None, 2), dtype="float64")
+    n = {"ints": [4, 2], "mixed": [K.shape(y)[0], 2], "tensor": K.stack([K.shape(y)[0], 2])}[build]
+    out = K.tile(x, n)
+    assert K.int_shape(out) == (
+        (4, 6) if build == "ints" else (None, 6 if build == "mixed" else None)
+    )
+    x0, y0 = np.array([[1.0, 2.0, 3.0]]), np.zeros((4, 2))
+    got = K.function([x, y], [out])([x0, y0])[0]
+    np.testing.assert_array_equal(got, np.tile(x0, (4, 2)))
+    weights = np.random.default_rng(10).standard_normal((4, 6))
+    (grad,) = K.gradients(K.sum(out * f64(weights)), [x])
+    got = K.function([x, y], [grad])([x0, y0])[0]
+    np.testing.assert_allclose(got, weights.reshape(4, 1, 2, 3).sum((0, 2)), rtol=1e-12)
+
+
+def test_tile_gradient_matches_central_differences():
+    rng = np.random.default_rng(11)
+    weights = f64(rng.standard_normal((2, 6, 4)))
+    check_gradient(lambda t: K.sum(K.tile(t, (2, 3, 1)) * weights), rng.standard_normal((1, 2, 4)))
+    weights = f64(rng.standard_normal((4, 6, 4)))
+    check_gradient(
+        lambda t: K.sum(K.tile(t, [K.shape(t)[0], 3, 1]) * weights), rng.standard_normal((2, 2, 4))
+    )

@@ -333,11 +333,61 @@ def concatenate(tensors: Sequence[Any], axis: int = -1) -> Tensor:
     return B.apply1("Concat", *ts, axis=axis % ts[0].ndim)
 
 
+def _int_vector(dims: Any, fn: str) -> Tensor:
+    """A 1-D int64 tensor from an integer tensor, or from a sequence mixing Python ints
+    with integer scalar (or 1-D) tensors, e.g. `(K.shape(x)[0], -1, 3)`: the pieces are
+    concatenated at run time.
+
+    Raises:
+        ValueError: naming `fn`, for an entry that is not an integer or an integer tensor
+            of rank 0 or 1.
+    """
+    graph = get_default_graph()
+    if isinstance(dims, (Tensor, Variable)):
+        dims = [dims]
+    parts: list[Tensor] = []
+    ints: list[int] = []
+    for d in dims:
+        if not isinstance(d, (Tensor, Variable)):
+            ints.append(int(d))
+            continue
+        d = _t(d)
+        if not d.dtype.is_integer or d.ndim > 1:
+            raise ValueError(
+                f"{fn}: shape entries must be ints or integer scalar tensors, got {d.spec}"
+            )
+        if ints:
+            parts.append(graph.constant(np.asarray(ints, np.int64)))
+            ints = []
+        parts.append(B.reshape(B.cast(d, DType.int64), [-1]))
+    if ints or not parts:
+        parts.append(graph.constant(np.asarray(ints, np.int64)))
+    return parts[0] if len(parts) == 1 else B.apply1("Concat", *parts, axis=0)
+
+
+def _is_static(dims: Any) -> bool:
+    return not isinstance(dims, (Tensor, Variable)) and not builtins.any(
+        isinstance(d, (Tensor, Variable)) for d in dims
+    )
+
+
+def _restore_static(out: Tensor, dims: Sequence[Any]) -> Tensor:
+    """A shape built at run time hides every size from the shape rule; a Reshape (free at
+    run time) that copies the others (0) restores the sizes given as positive ints."""
+    known = [int(d) if isinstance(d, (int, np.integer)) and d > 0 else 0 for d in dims]
+    return B.reshape(out, known) if builtins.any(known) and len(known) == out.ndim else out
+
+
 def reshape(x: Any, shape: Any) -> Tensor:
+    """`x` with a new shape: ints (-1 infers one size, None counts as -1), integer scalar
+    tensors such as `K.shape(x)[0]`, any mix of the two, or a 1-D integer tensor."""
     x = _t(x)
-    if isinstance(shape, Tensor):
-        return B.reshape(x, shape)
-    return B.reshape(x, [(-1 if d is None else int(d)) for d in shape])
+    if _is_static(shape):
+        return B.reshape(x, [(-1 if d is None else int(d)) for d in shape])
+    if not isinstance(shape, (Tensor, Variable)):
+        shape = [-1 if d is None else d for d in shape]
+        return _restore_static(B.reshape(x, _int_vector(shape, "K.reshape")), shape)
+    return B.reshape(x, _int_vector(shape, "K.reshape"))
 
 
 def permute_dimensions(x: Any, pattern: Sequence[int]) -> Tensor:
@@ -409,12 +459,23 @@ def l2_normalize(x: Any, axis: int) -> Tensor:
 
 
 def tile(x: Any, n: Any) -> Tensor:
+    """`x` repeated `n[i]` times along each axis i. `n` may be an int (for the first axis),
+    a sequence of ints and integer scalar tensors, or a 1-D integer tensor; a sequence
+    shorter than the rank leaves the remaining axes as they are."""
     x = _t(x)
-    reps = [n] if isinstance(n, int) else list(n)
-    out = x
-    for axis, k in enumerate(reps):
-        if k != 1:
-            out = concatenate([out] * int(k), axis=axis)
+    reps = [n] if isinstance(n, (int, np.integer)) else n
+    if not isinstance(reps, (Tensor, Variable)):
+        reps = list(reps)
+        if len(reps) > x.ndim:
+            raise ValueError(f"K.tile: {len(reps)} repeats for a tensor of rank {x.ndim}")
+        reps += [1] * (x.ndim - len(reps))
+    out = B.apply1("Tile", x, _int_vector(reps, "K.tile"))
+    if isinstance(reps, list) and not _is_static(reps):
+        known = [
+            d * r if isinstance(r, (int, np.integer)) and d is not None else None
+            for d, r in zip(x.shape, reps, strict=True)
+        ]
+        out = _restore_static(out, known)
     return out
 
 
