@@ -55,6 +55,13 @@ def distinct(*shape):
     return (rng.permutation(n).astype(np.float64) * 0.1 - n * 0.05).reshape(shape)
 
 
+def remainder_operands(*shape):
+    """a and b with a / b at least 0.2 away from an integer (no jump of a % b nearby)."""
+    b = np.where(rng.random(shape) < 0.5, -1.0, 1.0) * rng.uniform(0.7, 1.3, shape)
+    a = b * (rng.integers(-3, 4, shape) + rng.uniform(0.2, 0.8, shape))
+    return [a, b]
+
+
 def with_zeros(v, where):
     """`v` with exact zeros at the listed indices (products whose slopes skip a factor)."""
     v = v.copy()
@@ -103,7 +110,10 @@ SAMPLES: dict[str, list[Sample]] = {
     "Pow": [Sample([r(3, 4, lo=0.5, hi=2.0), r(3, 4, lo=-1.5, hi=2.0)])],
     "Max": [Sample([distinct(3, 4), distinct(3, 4) + 0.05])],
     "Min": [Sample([distinct(3, 4), distinct(4) + 0.05])],
-    "Mod": [Sample([ints(3, 4, lo=1, hi=20), ints(3, 4, lo=1, hi=6)])],
+    "Mod": [
+        Sample([ints(3, 4, lo=1, hi=20), ints(3, 4, lo=1, hi=6)]),
+        Sample(remainder_operands(3, 4), {"fmod": 1}),
+    ],
     "Equal": [Sample([ints(3, 4), ints(4)])],
     "Less": [Sample([r(3, 4), r(3, 4)])],
     "Greater": [Sample([r(3, 4), r(4)])],

@@ -330,3 +330,38 @@ def test_tile_gradient_matches_central_differences():
     check_gradient(
         lambda t: K.sum(K.tile(t, [K.shape(t)[0], 3, 1]) * weights), rng.standard_normal((2, 2, 4))
     )
+
+
+# -- 7. floor division and modulo operators --------------------------------------------------
+NUMERATORS = np.array([-7.5, 7.5, -7.0, 7.0, 0.0, 2.25, -2.25, 6.0])
+DIVISORS = np.array([2.0, -2.0, 2.0, -2.0, -1.5, 0.5, 1.5, -4.0])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int64"])
+def test_floordiv_and_mod_follow_python_for_negative_numbers(dtype):
+    scale = 1 if dtype.startswith("float") else 2
+    a0, b0 = (NUMERATORS * scale).astype(dtype), (DIVISORS * scale).astype(dtype)
+    a, b = K.placeholder((8,), dtype=dtype), K.placeholder((8,), dtype=dtype)
+    outs = [a // b, a % b, a // 3, a % 3, 7 // b, -7 % b, a // -3, a % -3]
+    got = K.function([a, b], outs)([a0, b0])
+    expected = [a0 // b0, a0 % b0, a0 // 3, a0 % 3, 7 // b0, -7 % b0, a0 // -3, a0 % -3]
+    for out, g, e in zip(outs, got, expected, strict=True):
+        assert K.dtype(out) == dtype and g.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(g, e.astype(dtype))
+
+
+def test_floordiv_and_mod_work_on_variables():
+    v = K.variable(np.array([-5.0, 5.0]))
+    np.testing.assert_array_equal(K.eval(v // 2), [-3.0, 2.0])
+    np.testing.assert_array_equal(K.eval(v % 2), [1.0, 1.0])
+    np.testing.assert_array_equal(K.eval(11 % v), [-4.0, 1.0])
+
+
+def test_mod_gradient_matches_central_differences():
+    # d(a % b)/da = 1 and d(a % b)/db = -floor(a / b), away from the jumps.
+    a0, b0 = np.array([7.3, -7.3, 2.2, -0.4]), np.array([2.0, 2.0, -1.5, 0.7])
+    weights = f64([1.0, -2.0, 0.5, 3.0])
+    check_gradient(lambda t: K.sum((t % f64(b0)) * weights), a0)
+    check_gradient(lambda t: K.sum((f64(a0) % t) * weights), b0)
+    _, grad = value_and_grad(lambda t: f64(a0) % t, b0)
+    np.testing.assert_allclose(grad, -np.floor(a0 / b0))

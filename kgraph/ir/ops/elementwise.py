@@ -119,6 +119,16 @@ def _vjp_extreme(pick):
     return vjp
 
 
+def _vjp_mod(ctx, g):
+    # The C remainder a - trunc(a / b) b (fmod=1, floats): slopes 1 and -trunc(a / b).
+    # Integer remainders (fmod=0) have none.
+    a, b = ctx.inputs
+    if not ctx.attrs.get("fmod", 0):
+        return [None, None]
+    quotient = B.unary("Round", B.div(B.sub(a, ctx.y), b))
+    return [g if ctx.needs[0] else None, -B.mul(g, quotient) if ctx.needs[1] else None]
+
+
 def _numeric_broadcast(specs, attrs, consts):
     if len(specs) != 2:
         raise ShapeError(f"expects 2 inputs, got {len(specs)}")
@@ -132,7 +142,7 @@ register("Div", _numeric_broadcast, _vjp_div)
 register("Pow", _numeric_broadcast, _vjp_pow)
 register("Max", _numeric_broadcast, _vjp_extreme("GreaterOrEqual"))
 register("Min", _numeric_broadcast, _vjp_extreme("LessOrEqual"))
-register("Mod", _numeric_broadcast)
+register("Mod", _numeric_broadcast, _vjp_mod)
 
 for _name in ("Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"):
     register(_name, _compare)
