@@ -149,6 +149,7 @@ SAMPLES: dict[str, list[Sample]] = {
         Sample([r(3, 4, 5)], {"axes": (1,), "keepdims": 0}),
         Sample([r(3, 4)], {"axes": None, "keepdims": 0}),
         Sample([r(3, 4, 5)], {"axes": (0, 2), "keepdims": 1}),
+        Sample([r(3, 4)], {"axes": (), "keepdims": 1}),  # ONNX: an empty list reduces all
     ],
     "ReduceMean": [
         Sample([r(3, 4, 5)], {"axes": (2,), "keepdims": 0}),

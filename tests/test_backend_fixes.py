@@ -365,3 +365,39 @@ def test_mod_gradient_matches_central_differences():
     check_gradient(lambda t: K.sum((f64(a0) % t) * weights), b0)
     _, grad = value_and_grad(lambda t: f64(a0) % t, b0)
     np.testing.assert_allclose(grad, -np.floor(a0 / b0))
+
+
+# -- 8. reductions over an empty list of axes ------------------------------------------------
+CUBE = np.arange(24.0).reshape(2, 3, 4) - 11.5
+REDUCTIONS = {
+    "sum": (K.sum, lambda v: v),
+    "mean": (K.mean, lambda v: v),
+    "max": (K.max, lambda v: v),
+    "min": (K.min, lambda v: v),
+    "prod": (K.prod, lambda v: v),
+    "logsumexp": (K.logsumexp, lambda v: v),
+    "var": (K.var, np.zeros_like),
+    "std": (K.std, np.zeros_like),
+    "any": (K.any, lambda v: v != 0),
+    "all": (K.all, lambda v: v != 0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REDUCTIONS))
+@pytest.mark.parametrize("axis", [[], ()])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_reducing_an_empty_list_of_axes_reduces_nothing(name, axis, keepdims):
+    fn, expected = REDUCTIONS[name]
+    x = K.placeholder((None, 3, 4), dtype="float64")
+    out = fn(x, axis, keepdims)
+    assert K.int_shape(out) == (None, 3, 4)
+    np.testing.assert_allclose(K.function([x], [out])([CUBE])[0], expected(CUBE))
+
+
+def test_reducing_an_empty_list_of_axes_keeps_dtypes_and_gradients():
+    flags = K.constant(CUBE > 0, dtype="bool")
+    assert K.dtype(K.sum(flags, [])) == K.floatx() and K.dtype(K.mean(flags, [])) == K.floatx()
+    assert K.dtype(K.max(K.constant([1, 2], dtype="int32"), [])) == "int32"
+    weights = f64(np.random.default_rng(12).standard_normal(CUBE.shape))
+    for fn in (K.sum, K.mean, K.max, K.prod):
+        check_gradient(lambda t, fn=fn: K.sum(fn(t, []) * weights), CUBE)

@@ -176,7 +176,11 @@ def gather(reference: Any, indices: Any) -> Tensor:
 
 def _reduce(op: str, x: Any, axis: Any, keepdims: bool) -> Tensor:
     x = _t(x)
-    return B.apply1(op, x, axes=_axes(x, axis), keepdims=int(keepdims))
+    axes = _axes(x, axis)
+    if axes == ():
+        # An empty list of axes reduces nothing, as in TensorFlow (ONNX would reduce all).
+        return x
+    return B.apply1(op, x, axes=axes, keepdims=int(keepdims))
 
 
 def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
@@ -239,9 +243,12 @@ def argmin(x: Any, axis: int = -1) -> Tensor:
 
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     x = _t(x)
+    axes = _axes(x, axis)
+    if axes == ():
+        return x
     top = max(x, axis, keepdims=True)
     out = B.add(log(sum(exp(B.sub(x, top)), axis, keepdims=True)), top)
-    return out if keepdims else B.apply1("Squeeze", out, axes=_axes(x, axis) or tuple(range(x.ndim)))
+    return out if keepdims else B.apply1("Squeeze", out, axes=axes or tuple(range(x.ndim)))
 
 
 def square(x: Any) -> Tensor:

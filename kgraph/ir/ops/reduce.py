@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from kgraph.ir import build as B
 from kgraph.ir.dtypes import DType
+from kgraph.ir.errors import ShapeError
 from kgraph.ir.ops._rules import norm_axes, norm_axis
 from kgraph.ir.ops.registry import register
 from kgraph.ir.spec import TensorSpec
 
 
+def _axes_of(attrs, rank):
+    """The reduced axes; as in ONNX, an empty list (like None) means every axis."""
+    return norm_axes(attrs.get("axes") or None, rank)
+
+
 def _reduce_infer(specs, attrs, consts):
     x = specs[0]
-    axes = norm_axes(attrs.get("axes"), x.rank)
+    if attrs.get("noop_with_empty_axes"):
+        raise ShapeError("noop_with_empty_axes is not part of the IR: reducing nothing is no op")
+    axes = _axes_of(attrs, x.rank)
     keep = bool(attrs.get("keepdims", 1))
     shape = tuple(
         (1 if keep else None) if i in axes else d for i, d in enumerate(x.shape)
@@ -23,7 +31,7 @@ def _reduce_infer(specs, attrs, consts):
 def _expand_back(ctx, t):
     """Broadcasts a reduced tensor back to the input's shape."""
     x = ctx.x
-    axes = norm_axes(ctx.attrs.get("axes"), x.ndim)
+    axes = _axes_of(ctx.attrs, x.ndim)
     if not ctx.attrs.get("keepdims", 1) and axes:
         t = B.apply1("Unsqueeze", t, axes=axes)
     return B.apply1("Expand", t, B.shape_of(x))
@@ -34,7 +42,7 @@ def _sum_vjp(ctx, g):
 
 
 def _mean_vjp(ctx, g):
-    axes = norm_axes(ctx.attrs.get("axes"), ctx.x.ndim)
+    axes = _axes_of(ctx.attrs, ctx.x.ndim)
     count = B.dim_size(ctx.x, axes, g.dtype)
     return [_expand_back(ctx, B.div(g, count))]
 
@@ -42,7 +50,7 @@ def _mean_vjp(ctx, g):
 def _kept(ctx, t):
     """A reduced tensor with the reduced axes back as size 1 (it broadcasts against x)."""
     if not ctx.attrs.get("keepdims", 1):
-        t = B.apply1("Unsqueeze", t, axes=norm_axes(ctx.attrs.get("axes"), ctx.x.ndim))
+        t = B.apply1("Unsqueeze", t, axes=_axes_of(ctx.attrs, ctx.x.ndim))
     return t
 
 
