@@ -80,14 +80,18 @@ def bools(*shape):
 
 SAMPLES: dict[str, list[Sample]] = {
     # unary, differentiable
-    "Neg": [Sample([r(3, 4)])],
-    "Abs": [Sample([away(3, 4)])],
+    "Neg": [Sample([r(3, 4)]), Sample([ints(3, 4, lo=-5, hi=5, dtype=np.int16)])],
+    "Abs": [
+        Sample([away(3, 4)]),
+        Sample([ints(3, 4, lo=-5, hi=5, dtype=np.int8)]),
+        Sample([ints(3, 4, lo=0, hi=9, dtype=np.uint8)]),
+    ],
     "Exp": [Sample([r(3, 4)])],
     "Log": [Sample([r(3, 4, lo=0.2, hi=3.0)])],
     "Sqrt": [Sample([r(3, 4, lo=0.2, hi=3.0)])],
     "Tanh": [Sample([r(3, 4)])],
     "Sigmoid": [Sample([r(3, 4)])],
-    "Relu": [Sample([away(3, 4)])],
+    "Relu": [Sample([away(3, 4)]), Sample([ints(3, 4, lo=-5, hi=5, dtype=np.int32)])],
     "Reciprocal": [Sample([away(3, 4, gap=0.5)])],
     "Sin": [Sample([r(3, 4)])],
     "Cos": [Sample([r(3, 4)])],

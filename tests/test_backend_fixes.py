@@ -401,3 +401,42 @@ def test_reducing_an_empty_list_of_axes_keeps_dtypes_and_gradients():
     weights = f64(np.random.default_rng(12).standard_normal(CUBE.shape))
     for fn in (K.sum, K.mean, K.max, K.prod):
         check_gradient(lambda t, fn=fn: K.sum(fn(t, []) * weights), CUBE)
+
+
+# -- 9. abs, relu and negation of integer tensors -------------------------------------------
+SIGNED = np.array([[-7, -1, 0], [1, 3, 100]])
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64"])
+def test_abs_relu_and_negation_keep_signed_integer_dtypes(dtype):
+    values = SIGNED.astype(dtype)
+    x = K.placeholder(values.shape, dtype=dtype)
+    cases = {
+        "K.abs": (K.abs(x), np.abs(values)),
+        "abs()": (abs(x), np.abs(values)),
+        "neg": (-x, -values),
+        "relu": (K.relu(x), np.maximum(values, 0)),
+        "relu_max": (K.relu(x, max_value=3), np.clip(values, 0, 3)),
+        "relu_alpha": (K.relu(x, alpha=2), np.where(values > 0, values, 2 * values)),
+        "relu_fraction": (K.relu(x, alpha=0.5), np.maximum(values, 0)),  # alpha cast to 0, as TF
+    }
+    got = K.function([x], [out for out, _ in cases.values()])([values])
+    for (name, (out, expected)), value in zip(cases.items(), got, strict=True):
+        assert K.dtype(out) == dtype and value.dtype == np.dtype(dtype), name
+        np.testing.assert_array_equal(value, expected.astype(dtype), err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint32", "uint64"])
+def test_abs_and_relu_of_unsigned_integers_are_the_identity(dtype):
+    values = np.array([0, 1, 200], dtype)
+    x = K.placeholder((3,), dtype=dtype)
+    got = K.function([x], [K.abs(x), K.relu(x), K.relu(x, max_value=100)])([values])
+    np.testing.assert_array_equal(got[0], values)
+    np.testing.assert_array_equal(got[1], values)
+    np.testing.assert_array_equal(got[2], np.minimum(values, 100))
+    assert all(g.dtype == np.dtype(dtype) for g in got)
+
+
+def test_negating_an_unsigned_tensor_is_a_clear_error():
+    with pytest.raises(Exception, match="Neg.*uint8"):
+        -K.placeholder((3,), dtype="uint8")

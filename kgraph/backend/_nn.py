@@ -23,7 +23,15 @@ __all__ = [
 
 
 def relu(x: Any, alpha: float = 0.0, max_value: float | None = None) -> Tensor:
+    """max(x, 0), minus `alpha` times the negative part, capped at `max_value`.
+
+    Integer tensors keep their dtype; as in Keras 2.0.5, `alpha` and `max_value` are cast
+    to it."""
     x = _t(x)
+    if x.dtype is DType.int16:  # onnxruntime has no int16 Relu or Min
+        return cast(relu(cast(x, "int32"), alpha, max_value), "int16")
+    if x.dtype in (DType.uint8, DType.uint32, DType.uint64):
+        return x if max_value is None else B.binary("Min", x, max_value)
     out = B.unary("Relu", x)
     if alpha != 0.0:
         out = B.sub(out, B.mul(alpha, B.unary("Relu", -x)))
