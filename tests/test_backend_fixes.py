@@ -440,3 +440,25 @@ def test_abs_and_relu_of_unsigned_integers_are_the_identity(dtype):
 def test_negating_an_unsigned_tensor_is_a_clear_error():
     with pytest.raises(Exception, match="Neg.*uint8"):
         -K.placeholder((3,), dtype="uint8")
+
+
+# -- 10. K.function's keyword arguments ------------------------------------------------------
+def test_function_takes_a_name_and_session_run_options():
+    x = K.placeholder((2,))
+    v = K.variable(np.zeros(2))
+    f = K.function(
+        [x], [x * 2], updates=[K.update_add(v, x)], name="double", options=None, run_metadata=None
+    )
+    np.testing.assert_array_equal(f([np.ones(2, "float32")])[0], [2.0, 2.0])
+    np.testing.assert_array_equal(K.get_value(v), [1.0, 1.0])
+    g = K.function(inputs=[x], outputs=[x + 1], updates=None, name="plus_one")
+    np.testing.assert_array_equal(g([np.ones(2, "float32")])[0], [2.0, 2.0])
+    assert K.Function([x], [x], name="same").name == "same"
+
+
+def test_function_rejects_unknown_keywords_naming_the_valid_ones():
+    x = K.placeholder((2,))
+    with pytest.raises(ValueError, match=r"'feed_dict'.*name, options, run_metadata"):
+        K.function([x], [x], feed_dict={})
+    with pytest.raises(ValueError, match=r"'bogus', 'other'"):
+        K.function([x], [x], other=1, bogus=2)
