@@ -261,7 +261,10 @@ def abs(x: Any) -> Tensor:  # noqa: A001
 
 
 def sqrt(x: Any) -> Tensor:
-    """Square root with negative inputs clipped to 0 first, as Keras."""
+    """Square root with negative inputs clipped to 0 first, as Keras.
+
+    The gradient is 0 for negative inputs (the clip selects them away) and, as in
+    TensorFlow, infinite at exactly 0; add a small epsilon where 0 can occur."""
     x = _t(x)
     return B.unary("Sqrt", B.binary("Max", x, 0.0))
 
