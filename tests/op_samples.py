@@ -55,6 +55,21 @@ def distinct(*shape):
     return (rng.permutation(n).astype(np.float64) * 0.1 - n * 0.05).reshape(shape)
 
 
+def remainder_operands(*shape):
+    """a and b with a / b at least 0.2 away from an integer (no jump of a % b nearby)."""
+    b = np.where(rng.random(shape) < 0.5, -1.0, 1.0) * rng.uniform(0.7, 1.3, shape)
+    a = b * (rng.integers(-3, 4, shape) + rng.uniform(0.2, 0.8, shape))
+    return [a, b]
+
+
+def with_zeros(v, where):
+    """`v` with exact zeros at the listed indices (products whose slopes skip a factor)."""
+    v = v.copy()
+    for index in where:
+        v[index] = 0.0
+    return v
+
+
 def ints(*shape, lo=0, hi=5, dtype=np.int64):
     return rng.integers(lo, hi, size=shape).astype(dtype)
 
@@ -65,14 +80,18 @@ def bools(*shape):
 
 SAMPLES: dict[str, list[Sample]] = {
     # unary, differentiable
-    "Neg": [Sample([r(3, 4)])],
-    "Abs": [Sample([away(3, 4)])],
+    "Neg": [Sample([r(3, 4)]), Sample([ints(3, 4, lo=-5, hi=5, dtype=np.int16)])],
+    "Abs": [
+        Sample([away(3, 4)]),
+        Sample([ints(3, 4, lo=-5, hi=5, dtype=np.int8)]),
+        Sample([ints(3, 4, lo=0, hi=9, dtype=np.uint8)]),
+    ],
     "Exp": [Sample([r(3, 4)])],
     "Log": [Sample([r(3, 4, lo=0.2, hi=3.0)])],
     "Sqrt": [Sample([r(3, 4, lo=0.2, hi=3.0)])],
     "Tanh": [Sample([r(3, 4)])],
     "Sigmoid": [Sample([r(3, 4)])],
-    "Relu": [Sample([away(3, 4)])],
+    "Relu": [Sample([away(3, 4)]), Sample([ints(3, 4, lo=-5, hi=5, dtype=np.int32)])],
     "Reciprocal": [Sample([away(3, 4, gap=0.5)])],
     "Sin": [Sample([r(3, 4)])],
     "Cos": [Sample([r(3, 4)])],
@@ -95,7 +114,10 @@ SAMPLES: dict[str, list[Sample]] = {
     "Pow": [Sample([r(3, 4, lo=0.5, hi=2.0), r(3, 4, lo=-1.5, hi=2.0)])],
     "Max": [Sample([distinct(3, 4), distinct(3, 4) + 0.05])],
     "Min": [Sample([distinct(3, 4), distinct(4) + 0.05])],
-    "Mod": [Sample([ints(3, 4, lo=1, hi=20), ints(3, 4, lo=1, hi=6)])],
+    "Mod": [
+        Sample([ints(3, 4, lo=1, hi=20), ints(3, 4, lo=1, hi=6)]),
+        Sample(remainder_operands(3, 4), {"fmod": 1}),
+    ],
     "Equal": [Sample([ints(3, 4), ints(4)])],
     "Less": [Sample([r(3, 4), r(3, 4)])],
     "Greater": [Sample([r(3, 4), r(4)])],
@@ -131,6 +153,7 @@ SAMPLES: dict[str, list[Sample]] = {
         Sample([r(3, 4, 5)], {"axes": (1,), "keepdims": 0}),
         Sample([r(3, 4)], {"axes": None, "keepdims": 0}),
         Sample([r(3, 4, 5)], {"axes": (0, 2), "keepdims": 1}),
+        Sample([r(3, 4)], {"axes": (), "keepdims": 1}),  # ONNX: an empty list reduces all
     ],
     "ReduceMean": [
         Sample([r(3, 4, 5)], {"axes": (2,), "keepdims": 0}),
@@ -141,7 +164,12 @@ SAMPLES: dict[str, list[Sample]] = {
         Sample([distinct(3, 4)], {"axes": None, "keepdims": 1}),
     ],
     "ReduceMin": [Sample([distinct(3, 4)], {"axes": (0,), "keepdims": 1})],
-    "ReduceProd": [Sample([ints(3, 4, lo=1, hi=4)], {"axes": None, "keepdims": 0})],
+    "ReduceProd": [
+        Sample([ints(3, 4, lo=1, hi=4)], {"axes": None, "keepdims": 0}),
+        Sample([r(3, 4, 5)], {"axes": (1,), "keepdims": 0}),
+        Sample([with_zeros(r(3, 4), [(0, 1), (1, 0), (1, 2)])], {"axes": (1,), "keepdims": 1}),
+        Sample([with_zeros(r(2, 3, 2), [(0, 0, 1)])], {"axes": None, "keepdims": 0}),
+    ],
     "ArgMax": [Sample([distinct(3, 4)], {"axis": 1, "keepdims": 0})],
     "ArgMin": [Sample([distinct(3, 4)], {"axis": 0, "keepdims": 1})],
     # data movement
@@ -154,6 +182,10 @@ SAMPLES: dict[str, list[Sample]] = {
     "Unsqueeze": [Sample([r(3, 4)], {"axes": (0, 3)})],
     "Transpose": [Sample([r(2, 3, 4)], {"perm": (2, 0, 1)})],
     "Expand": [Sample([r(3, 1), Const(np.array([2, 3, 4], np.int64))])],
+    "Tile": [
+        Sample([r(2, 3), Const(np.array([2, 1], np.int64))]),
+        Sample([r(1, 2, 3), Const(np.array([3, 2, 1], np.int64))]),
+    ],
     "Concat": [Sample([r(3, 2), r(3, 4), r(3, 1)], {"axis": 1})],
     "Slice": [
         Sample([r(4, 6)], {"starts": (1, 0), "ends": (3, 5), "axes": (0, 1), "steps": (1, 1)}),

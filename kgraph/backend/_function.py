@@ -67,7 +67,17 @@ class Function:
     or the training program, each lowered once.
     """
 
-    def __init__(self, inputs: Sequence[Tensor], outputs: Sequence[Tensor], updates: Sequence[Any] = ()) -> None:
+    def __init__(
+        self,
+        inputs: Sequence[Tensor],
+        outputs: Sequence[Tensor],
+        updates: Sequence[Any] | None = (),
+        name: str | None = None,
+        **session_kwargs: Any,
+    ) -> None:
+        _check_kwargs(session_kwargs, SESSION_KWARGS, "K.Function")
+        self.name = name
+        updates = updates or ()
         self.inputs = list(inputs)
         self.outputs = list(outputs)
         self.updates = [u for u in updates if isinstance(u, tuple)]
@@ -107,8 +117,39 @@ class Function:
         return values[:n]
 
 
-def function(inputs: Sequence[Any], outputs: Sequence[Any], updates: Sequence[Any] | None = None, **kwargs: Any) -> Function:
-    """Keras's `K.function(inputs, outputs, updates)`: returns `f(list_of_values) -> list`."""
-    if kwargs:
-        raise ValueError(f"Invalid argument(s) to K.function: {sorted(kwargs)}")
-    return Function([_t(x) for x in inputs], [_t(x) for x in outputs], updates or ())
+SESSION_KWARGS = ("options", "run_metadata")
+"""TensorFlow's Session.run arguments that Keras 2.0.5's K.function passes through. They
+only configure TensorFlow's tracing, so they are accepted and have no effect."""
+
+
+def _check_kwargs(kwargs: dict[str, Any], valid: Sequence[str], fn: str) -> None:
+    unknown = sorted(set(kwargs) - set(valid))
+    if unknown:
+        shown = ", ".join(repr(k) for k in unknown)
+        raise ValueError(
+            f"Invalid argument(s) {shown} passed to {fn}; the valid keyword arguments are "
+            f"{', '.join(sorted(valid))}"
+        )
+
+
+def function(
+    inputs: Sequence[Any],
+    outputs: Sequence[Any],
+    updates: Sequence[Any] | None = None,
+    **kwargs: Any,
+) -> Function:
+    """Keras's `K.function(inputs, outputs, updates=None, name=None)`: returns a callable
+    `f(list_of_values) -> list_of_arrays`.
+
+    Args:
+        inputs: placeholders (and `K.learning_phase()`) fed, in order, by each call.
+        outputs: tensors to compute.
+        updates: `(variable, new_value)` pairs applied at each call.
+        **kwargs: `name`, and TensorFlow's Session.run `options` and `run_metadata`
+            (accepted, without effect).
+
+    Raises:
+        ValueError: for any other keyword argument, naming the valid ones.
+    """
+    _check_kwargs(kwargs, ("name", *SESSION_KWARGS), "K.function")
+    return Function([_t(x) for x in inputs], [_t(x) for x in outputs], updates, **kwargs)

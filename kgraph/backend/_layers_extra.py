@@ -16,7 +16,7 @@ import numpy as np
 
 from kgraph._config import floatx
 from kgraph.backend._nn import random_mask_bits, reference_mask_bits
-from kgraph.backend._ops import _t, square
+from kgraph.backend._ops import _int_vector, _t, square
 from kgraph.backend._ops import mean as _mean
 from kgraph.ir import DType, Tensor, as_dtype, get_default_graph
 from kgraph.ir import build as B
@@ -40,15 +40,7 @@ def _shape_tensor(shape: Any) -> Tensor:
     dims = [shape] if isinstance(shape, (int, np.integer)) else list(shape)
     if any(isinstance(d, Tensor) for d in dims):
         # A mix of runtime sizes and ints, e.g. (K.shape(x)[0], 2) as the VAE example writes.
-        parts = []
-        for d in dims:
-            if isinstance(d, Tensor):
-                if d.ndim != 0 or not d.dtype.is_integer:
-                    raise ValueError(f"A random tensor's shape entries must be integer scalars, got {d.spec}")
-                parts.append(B.reshape(B.cast(d, DType.int64), [1]))
-            else:
-                parts.append(get_default_graph().constant(np.asarray([int(d)], np.int64)))
-        return B.apply1("Concat", *parts, axis=0)
+        return _int_vector(dims, "A random tensor's shape")
     if any(d is None or int(d) < 0 for d in dims):
         raise ValueError(
             f"A random tensor's static shape must be fully known, got {tuple(dims)}; pass K.shape(x) instead"

@@ -23,7 +23,15 @@ __all__ = [
 
 
 def relu(x: Any, alpha: float = 0.0, max_value: float | None = None) -> Tensor:
+    """max(x, 0), minus `alpha` times the negative part, capped at `max_value`.
+
+    Integer tensors keep their dtype; as in Keras 2.0.5, `alpha` and `max_value` are cast
+    to it."""
     x = _t(x)
+    if x.dtype is DType.int16:  # onnxruntime has no int16 Relu or Min
+        return cast(relu(cast(x, "int32"), alpha, max_value), "int16")
+    if x.dtype in (DType.uint8, DType.uint32, DType.uint64):
+        return x if max_value is None else B.binary("Min", x, max_value)
     out = B.unary("Relu", x)
     if alpha != 0.0:
         out = B.sub(out, B.mul(alpha, B.unary("Relu", -x)))
@@ -48,11 +56,20 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
     return B.apply1("Softmax", x, axis=axis % x.ndim)
 
 
+def _softplus(z: Tensor) -> Tensor:
+    """log(1 + e^z) as max(z, 0) + log(1 + e^-|z|): no overflow for large |z|.
+
+    Both pieces switch on the one condition z >= 0, so at 0 their slopes (1 and -1/2)
+    add up to the true 1/2; a relu and an abs with their own conventions at the kink
+    (slopes 0 and 0) made it 0."""
+    upper = B.binary("GreaterOrEqual", z, 0.0)
+    top = B.where(upper, z, 0.0)
+    minus_abs = B.where(upper, -z, z)
+    return B.add(top, B.unary("Log", B.add(1.0, B.unary("Exp", minus_abs))))
+
+
 def softplus(x: Any) -> Tensor:
-    # log(1 + e^x) = relu(x) + log(1 + e^-|x|): no overflow for large |x|.
-    x = _t(x)
-    tail = B.unary("Log", B.add(1.0, B.unary("Exp", -B.unary("Abs", x))))
-    return B.add(B.unary("Relu", x), tail)
+    return _softplus(_t(x))
 
 
 def softsign(x: Any) -> Tensor:
@@ -104,12 +121,8 @@ def binary_crossentropy(output: Any, target: Any, from_logits: bool = False) -> 
     if not from_logits:
         output = clip(output, epsilon(), 1.0 - epsilon())
         output = log(B.div(output, B.sub(1.0, output)))
-    # sigmoid cross-entropy with logits z: max(z, 0) - z t + log(1 + e^-|z|)
-    z = output
-    return B.add(
-        B.sub(B.unary("Relu", z), B.mul(z, target)),
-        B.unary("Log", B.add(1.0, B.unary("Exp", -B.unary("Abs", z)))),
-    )
+    # sigmoid cross-entropy with logits z: softplus(z) - z t
+    return B.sub(_softplus(output), B.mul(output, target))
 
 
 # -- random masks from a counter-based hash ------------------------------------------------

@@ -104,21 +104,62 @@ def dot(x: Any, y: Any) -> Tensor:
     return B.matmul(x, y)
 
 
-def batch_dot(x: Any, y: Any, axes: Any = None) -> Tensor:
-    """Per-sample dot products; a 2-D result is returned as (batch, 1), as Keras."""
-    x, y = _t(x), _t(y)
+def _batch_dot_axes(x: Tensor, y: Tensor, axes: Any) -> tuple[int, int]:
     if axes is None:
-        axes = (x.ndim - 1, y.ndim - 2 if y.ndim > 2 else y.ndim - 1)
-    if isinstance(axes, int):
+        return x.ndim - 1, (y.ndim - 2 if y.ndim > 2 else y.ndim - 1)
+    if isinstance(axes, (int, np.integer)):
         axes = (axes, axes)
-    ax, ay = int(axes[0]) % x.ndim, int(axes[1]) % y.ndim
+    if len(axes) != 2 or not builtins.all(isinstance(a, (int, np.integer)) for a in axes):
+        raise ValueError(f"K.batch_dot: axes must be None, an int or a pair of ints, got {axes!r}")
+    for a, t, side in ((axes[0], x, "x"), (axes[1], y, "y")):
+        if not -t.ndim <= a < t.ndim:
+            raise ValueError(
+                f"K.batch_dot: axes {tuple(axes)} is out of range for {side} of shape {t.shape}"
+            )
+    return int(axes[0]) % x.ndim, int(axes[1]) % y.ndim
+
+
+def batch_dot(x: Any, y: Any, axes: Any = None) -> Tensor:
+    """Per-sample dot products, as Keras 2.0.5.
+
+    The operand of lower rank gets trailing 1-axes, x's contracted axis moves last and
+    y's second-to-last for one batched MatMul, and the padded axes are squeezed again:
+    (b, m, k) . (b, k) -> (b, m), (b, k) . (b, k, n) -> (b, n). Two rank-2 operands give
+    the sum of their product; a 1-D result comes back as (batch, 1).
+
+    Args:
+        x, y: tensors of rank >= 2 sharing the batch axis.
+        axes: the contracted axis of x and of y (an int for both); by default the last
+            of x and the second-to-last of y (the last when y has rank 2).
+    """
+    x, y = _t(x), _t(y)
+    if x.ndim < 2 or y.ndim < 2:
+        raise ValueError(
+            f"K.batch_dot needs operands of rank >= 2, got shapes {x.shape} and {y.shape}"
+        )
+    ax, ay = _batch_dot_axes(x, y, axes)
     if x.ndim == 2 and y.ndim == 2:
-        return sum(B.mul(x, y), axis=1, keepdims=True)
-    # Move x's contracted axis last and y's second-to-last, then one batched MatMul.
-    x = B.transpose(x, [i for i in range(x.ndim) if i != ax] + [ax])
-    rest = [i for i in range(y.ndim) if i != ay]
-    y = B.transpose(y, rest[:-1] + [ay] + rest[-1:])
-    return B.matmul(x, y)
+        if ax != ay:
+            x = B.transpose(x, [1, 0])
+        return expand_dims(sum(B.mul(x, y), axis=ay), 1)
+    x_ndim, y_ndim = x.ndim, y.ndim
+    rank = builtins.max(x_ndim, y_ndim)
+    if x_ndim < rank:
+        x = B.apply1("Unsqueeze", x, axes=tuple(range(x_ndim, rank)))
+    if y_ndim < rank:
+        y = B.apply1("Unsqueeze", y, axes=tuple(range(y_ndim, rank)))
+    if ax != rank - 1:
+        x = B.transpose(x, [i for i in range(rank) if i != ax] + [ax])
+    if ay != rank - 2:
+        rest = [i for i in range(rank) if i != ay]
+        y = B.transpose(y, rest[:-1] + [ay] + rest[-1:])
+    out = B.matmul(x, y)
+    if x_ndim != y_ndim:
+        # The padded axes, where 2.0.5 squeezes them.
+        first = x_ndim + y_ndim - 3 if x_ndim > y_ndim else x_ndim - 1
+        padded = tuple(range(first, first + rank - builtins.min(x_ndim, y_ndim)))
+        out = B.apply1("Squeeze", out, axes=padded)
+    return expand_dims(out, 1) if out.ndim == 1 else out
 
 
 def transpose(x: Any) -> Tensor:
@@ -135,7 +176,11 @@ def gather(reference: Any, indices: Any) -> Tensor:
 
 def _reduce(op: str, x: Any, axis: Any, keepdims: bool) -> Tensor:
     x = _t(x)
-    return B.apply1(op, x, axes=_axes(x, axis), keepdims=int(keepdims))
+    axes = _axes(x, axis)
+    if axes == ():
+        # An empty list of axes reduces nothing, as in TensorFlow (ONNX would reduce all).
+        return x
+    return B.apply1(op, x, axes=axes, keepdims=int(keepdims))
 
 
 def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
@@ -169,12 +214,21 @@ def std(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     return sqrt(var(x, axis, keepdims))
 
 
+def _truth(x: Tensor) -> Tensor:
+    """`x` as bool, as tf.cast(x, bool): nonzero (NaN included) is true."""
+    return B.cast(x, DType.bool)
+
+
 def any(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return greater(max(cast(_t(x), floatx()), axis, keepdims), 0.0)
+    """Whether any entry along `axis` is nonzero (a bool tensor)."""
+    hits = cast(_truth(_t(x)), "int32")
+    return greater(max(hits, axis, keepdims), 0)
 
 
 def all(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return greater(min(cast(_t(x), floatx()), axis, keepdims), 0.0)
+    """Whether every entry along `axis` is nonzero (a bool tensor)."""
+    hits = cast(_truth(_t(x)), "int32")
+    return greater(min(hits, axis, keepdims), 0)
 
 
 def argmax(x: Any, axis: int = -1) -> Tensor:
@@ -189,9 +243,12 @@ def argmin(x: Any, axis: int = -1) -> Tensor:
 
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     x = _t(x)
+    axes = _axes(x, axis)
+    if axes == ():
+        return x
     top = max(x, axis, keepdims=True)
     out = B.add(log(sum(exp(B.sub(x, top)), axis, keepdims=True)), top)
-    return out if keepdims else B.apply1("Squeeze", out, axes=_axes(x, axis) or tuple(range(x.ndim)))
+    return out if keepdims else B.apply1("Squeeze", out, axes=axes or tuple(range(x.ndim)))
 
 
 def square(x: Any) -> Tensor:
@@ -204,7 +261,10 @@ def abs(x: Any) -> Tensor:  # noqa: A001
 
 
 def sqrt(x: Any) -> Tensor:
-    """Square root with negative inputs clipped to 0 first, as Keras."""
+    """Square root with negative inputs clipped to 0 first, as Keras.
+
+    The gradient is 0 for negative inputs (the clip selects them away) and, as in
+    TensorFlow, infinite at exactly 0; add a small epsilon where 0 can occur."""
     x = _t(x)
     return B.unary("Sqrt", B.binary("Max", x, 0.0))
 
@@ -283,11 +343,61 @@ def concatenate(tensors: Sequence[Any], axis: int = -1) -> Tensor:
     return B.apply1("Concat", *ts, axis=axis % ts[0].ndim)
 
 
+def _int_vector(dims: Any, fn: str) -> Tensor:
+    """A 1-D int64 tensor from an integer tensor, or from a sequence mixing Python ints
+    with integer scalar (or 1-D) tensors, e.g. `(K.shape(x)[0], -1, 3)`: the pieces are
+    concatenated at run time.
+
+    Raises:
+        ValueError: naming `fn`, for an entry that is not an integer or an integer tensor
+            of rank 0 or 1.
+    """
+    graph = get_default_graph()
+    if isinstance(dims, (Tensor, Variable)):
+        dims = [dims]
+    parts: list[Tensor] = []
+    ints: list[int] = []
+    for d in dims:
+        if not isinstance(d, (Tensor, Variable)):
+            ints.append(int(d))
+            continue
+        d = _t(d)
+        if not d.dtype.is_integer or d.ndim > 1:
+            raise ValueError(
+                f"{fn}: shape entries must be ints or integer scalar tensors, got {d.spec}"
+            )
+        if ints:
+            parts.append(graph.constant(np.asarray(ints, np.int64)))
+            ints = []
+        parts.append(B.reshape(B.cast(d, DType.int64), [-1]))
+    if ints or not parts:
+        parts.append(graph.constant(np.asarray(ints, np.int64)))
+    return parts[0] if len(parts) == 1 else B.apply1("Concat", *parts, axis=0)
+
+
+def _is_static(dims: Any) -> bool:
+    return not isinstance(dims, (Tensor, Variable)) and not builtins.any(
+        isinstance(d, (Tensor, Variable)) for d in dims
+    )
+
+
+def _restore_static(out: Tensor, dims: Sequence[Any]) -> Tensor:
+    """A shape built at run time hides every size from the shape rule; a Reshape (free at
+    run time) that copies the others (0) restores the sizes given as positive ints."""
+    known = [int(d) if isinstance(d, (int, np.integer)) and d > 0 else 0 for d in dims]
+    return B.reshape(out, known) if builtins.any(known) and len(known) == out.ndim else out
+
+
 def reshape(x: Any, shape: Any) -> Tensor:
+    """`x` with a new shape: ints (-1 infers one size, None counts as -1), integer scalar
+    tensors such as `K.shape(x)[0]`, any mix of the two, or a 1-D integer tensor."""
     x = _t(x)
-    if isinstance(shape, Tensor):
-        return B.reshape(x, shape)
-    return B.reshape(x, [(-1 if d is None else int(d)) for d in shape])
+    if _is_static(shape):
+        return B.reshape(x, [(-1 if d is None else int(d)) for d in shape])
+    if not isinstance(shape, (Tensor, Variable)):
+        shape = [-1 if d is None else d for d in shape]
+        return _restore_static(B.reshape(x, _int_vector(shape, "K.reshape")), shape)
+    return B.reshape(x, _int_vector(shape, "K.reshape"))
 
 
 def permute_dimensions(x: Any, pattern: Sequence[int]) -> Tensor:
@@ -324,11 +434,31 @@ def one_hot(indices: Any, num_classes: int) -> Tensor:
 
 
 def switch(condition: Any, then_expression: Any, else_expression: Any) -> Tensor:
+    """`then_expression` where `condition` is nonzero, `else_expression` elsewhere.
+
+    As Keras 2.0.5, the condition may have a lower rank than the branches: it selects
+    along their leading axes (a scalar picks a whole branch). Either branch may be a
+    callable returning it.
+
+    Raises:
+        ValueError: the condition has a higher rank than the branches.
+    """
     cond = _t(condition)
     if cond.dtype is not DType.bool:
-        cond = B.binary("Greater", cond, 0)
+        cond = _truth(cond)
     then_t = then_expression() if callable(then_expression) else then_expression
     else_t = else_expression() if callable(else_expression) else else_expression
+    expr_ndim = builtins.max(
+        _t(e).ndim if isinstance(e, (Tensor, Variable)) else np.ndim(e) for e in (then_t, else_t)
+    )
+    if cond.ndim > expr_ndim:
+        raise ValueError(
+            f"K.switch: Rank of `condition` should be less than or equal to rank of "
+            f"`then_expression` and `else_expression`; got condition of shape {cond.shape}, "
+            f"branches of rank {expr_ndim}"
+        )
+    if 0 < cond.ndim < expr_ndim:
+        cond = B.apply1("Unsqueeze", cond, axes=tuple(range(cond.ndim, expr_ndim)))
     return B.where(cond, then_t, else_t)
 
 
@@ -339,12 +469,23 @@ def l2_normalize(x: Any, axis: int) -> Tensor:
 
 
 def tile(x: Any, n: Any) -> Tensor:
+    """`x` repeated `n[i]` times along each axis i. `n` may be an int (for the first axis),
+    a sequence of ints and integer scalar tensors, or a 1-D integer tensor; a sequence
+    shorter than the rank leaves the remaining axes as they are."""
     x = _t(x)
-    reps = [n] if isinstance(n, int) else list(n)
-    out = x
-    for axis, k in enumerate(reps):
-        if k != 1:
-            out = concatenate([out] * int(k), axis=axis)
+    reps = [n] if isinstance(n, (int, np.integer)) else n
+    if not isinstance(reps, (Tensor, Variable)):
+        reps = list(reps)
+        if len(reps) > x.ndim:
+            raise ValueError(f"K.tile: {len(reps)} repeats for a tensor of rank {x.ndim}")
+        reps += [1] * (x.ndim - len(reps))
+    out = B.apply1("Tile", x, _int_vector(reps, "K.tile"))
+    if isinstance(reps, list) and not _is_static(reps):
+        known = [
+            d * r if isinstance(r, (int, np.integer)) and d is not None else None
+            for d, r in zip(x.shape, reps, strict=True)
+        ]
+        out = _restore_static(out, known)
     return out
 
 

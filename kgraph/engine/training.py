@@ -8,6 +8,7 @@ from kgraph import backend as K
 from kgraph import losses as _losses
 from kgraph import metrics as _metrics
 from kgraph import optimizers as _optimizers
+from kgraph.backend._function import SESSION_KWARGS
 from kgraph.engine import loops
 from kgraph.engine.data import check_array_lengths, check_loss_and_target, standardize_input_data
 from kgraph.engine.functions import CompiledFunction
@@ -16,7 +17,7 @@ from kgraph.engine.topology import to_list
 from kgraph.ir import get_default_graph, provenance_scope
 from lowering import lower
 
-FUNCTION_KWARGS = ("options", "run_metadata")
+FUNCTION_KWARGS = SESSION_KWARGS
 """What Keras 2.0.5's compile passes on to K.function: TensorFlow's Session.run tracing
 options. They configure TensorFlow's profiler, so kgraph accepts them and has no use for them."""
 

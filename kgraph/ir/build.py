@@ -20,6 +20,8 @@ __all__ = [
     "mul",
     "div",
     "pow",
+    "floordiv",
+    "floormod",
     "unary",
     "binary",
     "matmul",
@@ -113,6 +115,35 @@ def div(a: Any, b: Any) -> Tensor:
 
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - mirrors the operator name
     return apply1("Pow", a, b)
+
+
+def _operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
+    """Both operands as tensors, a Python number taking the other's dtype."""
+    graph = _graph_of([a, b])
+    like = next((t.dtype for t in _typed([a, b], graph) if t.dtype is not DType.bool), None)
+    return as_tensor(a, graph, like), as_tensor(b, graph, like)
+
+
+def floordiv(a: Any, b: Any) -> Tensor:
+    """`a // b` as TensorFlow's floordiv: floor(a / b) for floats; for integers the
+    quotient rounded toward minus infinity (ONNX's integer Div truncates)."""
+    a, b = _operands(a, b)
+    if a.dtype.is_float:
+        return unary("Floor", div(a, b))
+    return div(sub(a, floormod(a, b)), b)
+
+
+def floormod(a: Any, b: Any) -> Tensor:
+    """`a % b` with the sign of `b`, as Python and TensorFlow's floormod. Floats take the
+    C remainder (ONNX Mod with fmod=1), shifted by b where its sign differs from b's."""
+    a, b = _operands(a, b)
+    if not a.dtype.is_float:
+        return apply1("Mod", a, b, fmod=0)
+    rem = apply1("Mod", a, b, fmod=1)
+    zero = const_like(rem, 0.0)
+    differ = binary("Xor", binary("Less", rem, zero), binary("Less", b, zero))
+    shift = binary("And", differ, unary("Not", binary("Equal", rem, zero)))
+    return where(shift, add(rem, b), rem)
 
 
 def matmul(a: Any, b: Any) -> Tensor:

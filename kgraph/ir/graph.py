@@ -113,6 +113,18 @@ class Tensor:
     def __rtruediv__(self, o):
         return _b().div(o, self)
 
+    def __floordiv__(self, o):
+        return _b().floordiv(self, o)
+
+    def __rfloordiv__(self, o):
+        return _b().floordiv(o, self)
+
+    def __mod__(self, o):
+        return _b().floormod(self, o)
+
+    def __rmod__(self, o):
+        return _b().floormod(o, self)
+
     def __pow__(self, o):
         return _b().pow(self, o)
 

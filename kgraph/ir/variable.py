@@ -124,7 +124,8 @@ def _forward(name: str):
 
 for _name in (
     "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
-    "__rtruediv__", "__neg__", "__pow__", "__rpow__", "__abs__", "__getitem__",
+    "__rtruediv__", "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__", "__neg__",
+    "__pow__", "__rpow__", "__abs__", "__getitem__",
     "__lt__", "__le__", "__gt__", "__ge__",
 ):  # fmt: skip
     setattr(Variable, _name, _forward(_name))

@@ -16,10 +16,24 @@ def _same(specs, attrs, consts):
     return [specs[0]]
 
 
-def _float_same(specs, attrs, consts):
-    if not specs[0].dtype.is_float:
-        raise ShapeError(f"expects a float tensor, got {specs[0].dtype}")
-    return [specs[0]]
+_SIGNED = (DType.int8, DType.int16, DType.int32, DType.int64)
+
+
+def _typed_same(accepts, what):
+    def infer(specs, attrs, consts):
+        dtype = specs[0].dtype
+        if not (dtype.is_float or dtype in accepts):
+            raise ShapeError(f"expects a {what} tensor, got {dtype}")
+        return [specs[0]]
+
+    return infer
+
+
+# Integer kinds as onnxruntime's kernels take them (its Relu has no int16).
+_float_same = _typed_same((), "float")
+_signed_same = _typed_same(_SIGNED, "float or signed integer")
+_numeric_same = _typed_same((*_SIGNED, DType.uint8, DType.uint32, DType.uint64), "numeric")
+_relu_same = _typed_same((DType.int8, DType.int32, DType.int64), "float, int8, int32 or int64")
 
 
 def _broadcast(specs, attrs, consts):
@@ -39,25 +53,27 @@ def _logical(specs, attrs, consts):
 
 
 # -- unary, differentiable: each is its name plus its derivative ------------------------
-def _unary(name, derivative):
+def _unary(name, derivative, infer=_float_same):
     def vjp(ctx: VjpContext, g):
         return [derivative(ctx.x, ctx.y, g)]
 
-    register(name, _float_same, vjp)
+    register(name, infer, vjp)
 
 
 def _sel(cond, g):
-    return B.mul(g, B.cast(cond, g.dtype))
+    # A select, not a product with a 0/1 mask: an infinite cotangent (sqrt's at 0) stays
+    # 0 where the mask is off instead of becoming NaN.
+    return B.where(cond, g, 0.0)
 
 
-_unary("Neg", lambda x, y, g: -g)
-_unary("Abs", lambda x, y, g: B.mul(g, B.unary("Sign", x)))
+_unary("Neg", lambda x, y, g: -g, _signed_same)
+_unary("Abs", lambda x, y, g: B.mul(g, B.unary("Sign", x)), _numeric_same)
 _unary("Exp", lambda x, y, g: B.mul(g, y))
 _unary("Log", lambda x, y, g: B.div(g, x))
 _unary("Sqrt", lambda x, y, g: B.div(B.mul(g, 0.5), y))
 _unary("Tanh", lambda x, y, g: B.mul(g, B.sub(1.0, B.mul(y, y))))
 _unary("Sigmoid", lambda x, y, g: B.mul(g, B.mul(y, B.sub(1.0, y))))
-_unary("Relu", lambda x, y, g: _sel(B.binary("Greater", x, 0.0), g))
+_unary("Relu", lambda x, y, g: _sel(B.binary("Greater", x, 0.0), g), _relu_same)
 _unary("Reciprocal", lambda x, y, g: B.mul(-g, B.mul(y, y)))
 _unary("Sin", lambda x, y, g: B.mul(g, B.unary("Cos", x)))
 _unary("Cos", lambda x, y, g: -B.mul(g, B.unary("Sin", x)))
@@ -108,12 +124,23 @@ def _vjp_pow(ctx, g):
 def _vjp_extreme(pick):
     def vjp(ctx, g):
         a, b = ctx.inputs
+        # Ties go to the first operand, as TensorFlow's maximum/minimum gradients.
         take_a = B.binary(pick, a, b)
         ga = _sel(take_a, g) if ctx.needs[0] else None
-        gb = _sel(B.unary("Not", take_a), g) if ctx.needs[1] else None
+        gb = B.where(take_a, 0.0, g) if ctx.needs[1] else None
         return [ga, gb]
 
     return vjp
+
+
+def _vjp_mod(ctx, g):
+    # The C remainder a - trunc(a / b) b (fmod=1, floats): slopes 1 and -trunc(a / b).
+    # Integer remainders (fmod=0) have none.
+    a, b = ctx.inputs
+    if not ctx.attrs.get("fmod", 0):
+        return [None, None]
+    quotient = B.unary("Round", B.div(B.sub(a, ctx.y), b))
+    return [g if ctx.needs[0] else None, -B.mul(g, quotient) if ctx.needs[1] else None]
 
 
 def _numeric_broadcast(specs, attrs, consts):
@@ -129,7 +156,7 @@ register("Div", _numeric_broadcast, _vjp_div)
 register("Pow", _numeric_broadcast, _vjp_pow)
 register("Max", _numeric_broadcast, _vjp_extreme("GreaterOrEqual"))
 register("Min", _numeric_broadcast, _vjp_extreme("LessOrEqual"))
-register("Mod", _numeric_broadcast)
+register("Mod", _numeric_broadcast, _vjp_mod)
 
 for _name in ("Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"):
     register(_name, _compare)

@@ -80,6 +80,40 @@ register("Squeeze", _squeeze_infer, _back_to_input, const_inputs=("axes",))
 register("Unsqueeze", _unsqueeze_infer, _back_to_input, const_inputs=("axes",))
 
 
+# -- Tile ----------------------------------------------------------------------------------
+def _tile_infer(specs, attrs, consts):
+    x, repeats = specs
+    if not repeats.dtype.is_integer or repeats.rank != 1:
+        shown = f"{repeats.dtype}{list(repeats.shape)}"
+        raise ShapeError(f"repeats must be a 1-D integer tensor, got {shown}")
+    if repeats.shape[0] not in (None, x.rank):
+        raise ShapeError(f"repeats has {repeats.shape[0]} entries for a tensor of rank {x.rank}")
+    reps = consts[1]
+    if reps is None:
+        return [TensorSpec((None,) * x.rank, x.dtype)]
+    dims = (None if d is None else d * int(r) for d, r in zip(x.shape, reps, strict=True))
+    return [TensorSpec(tuple(dims), x.dtype)]
+
+
+def _tile_vjp(ctx, g):
+    # The output holds repeats[i] copies of each axis i: view it as (r0, d0, r1, d1, ...)
+    # and sum the copies.
+    x, repeats = ctx.inputs
+    rank = x.ndim
+    pairs = B.apply1(
+        "Concat",
+        B.apply1("Unsqueeze", B.cast(repeats, DType.int64), axes=(1,)),
+        B.apply1("Unsqueeze", B.shape_of(x), axes=(1,)),
+        axis=1,
+    )
+    split = B.reshape(g, B.reshape(pairs, [2 * rank]))
+    total = B.apply1("ReduceSum", split, axes=tuple(range(0, 2 * rank, 2)), keepdims=0)
+    return [B.reshape(total, B.shape_of(x)), None]
+
+
+register("Tile", _tile_infer, _tile_vjp)
+
+
 # -- Transpose / Expand / Concat ---------------------------------------------------------
 def _transpose_infer(specs, attrs, consts):
     x = specs[0]
