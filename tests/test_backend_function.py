@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import kgraph.backend as K
 from kgraph.layers import Dense, Dropout
@@ -35,3 +36,11 @@ def test_stop_gradient_blocks_the_backward_pass():
     (g,) = K.gradients(z, [y])
     out = K.function([y], [g])([np.full((1, 3), 2.0, "float32")])[0]
     np.testing.assert_allclose(out, np.full((1, 3), 8.0))  # 2*y*y, not 3*y^2
+
+
+def test_function_names_outputs_that_are_none():
+    x, y = K.placeholder((None, 3)), K.placeholder((None, 3))
+    grads = K.gradients(K.sum(x * 2), [x, y])
+    assert grads[1] is None
+    with pytest.raises(ValueError, match=r"output\(s\) \[1\] are None.*does not depend on that tensor"):
+        K.function([x, y], grads)

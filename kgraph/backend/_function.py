@@ -149,7 +149,14 @@ def function(
             (accepted, without effect).
 
     Raises:
-        ValueError: for any other keyword argument, naming the valid ones.
+        ValueError: for any other keyword argument, naming the valid ones, and for an output
+            that is None.
     """
     _check_kwargs(kwargs, ("name", *SESSION_KWARGS), "K.function")
+    missing = [i for i, out in enumerate(outputs) if out is None]
+    if missing:
+        raise ValueError(
+            f"K.function: output(s) {missing} are None, not tensors; a gradient is None when the "
+            "loss does not depend on that tensor (K.gradients gives None for it)"
+        )
     return Function([_t(x) for x in inputs], [_t(x) for x in outputs], updates, **kwargs)
