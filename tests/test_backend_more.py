@@ -636,3 +636,23 @@ def test_concat_gradient_along_an_axis_of_runtime_size():
     got_a, got_b = f([A.astype("float32"), Bv.astype("float32"), W.astype("float32")])
     np.testing.assert_allclose(got_a, 2 * A * W[:2], rtol=1e-5)
     np.testing.assert_allclose(got_b, 2 * W[2:], rtol=1e-6)
+
+
+def test_shape_is_int32_and_mixes_with_int32_tensors_as_in_keras_2():
+    x = K.placeholder((None, 4, 3))
+    s = K.shape(x)
+    assert K.dtype(s) == "int32"
+    doubled = s[0] * K.constant(2, dtype="int32")
+    sizes = K.stack([s[0], 12])
+    assert K.dtype(sizes) == "int32"
+    flat = K.reshape(x, sizes)
+    noise = K.random_normal((s[0], 5), seed=3)
+    repeated = K.repeat(x[:, 0], s[1])
+    x0 = np.random.RandomState(0).rand(2, 4, 3).astype("float32")
+    got = K.function([x], [doubled, flat, noise, repeated])([x0])
+    assert got[0] == 4 and got[1].shape == (2, 12) and got[2].shape == (2, 5)
+    np.testing.assert_array_equal(got[3], np.repeat(x0[:, :1], 4, axis=1))
+    (grad,) = K.gradients(K.sum(repeated * K.constant(np.arange(12.0).reshape(1, 4, 3), dtype="float32")), [x])
+    want = np.zeros((2, 4, 3), "float32")
+    want[:, 0] = np.arange(12.0).reshape(4, 3).sum(0)
+    np.testing.assert_allclose(K.function([x], [grad])([x0])[0], want)

@@ -155,13 +155,14 @@ def _mix_np(z: np.ndarray) -> np.ndarray:
 
 
 def random_mask_bits(shape: Tensor, seed: int, step: Any = None, finish: bool = True) -> Tensor:
-    """64 random bits per element of runtime shape `shape` (an int64 vector tensor).
+    """64 random bits per element of runtime shape `shape` (an integer vector tensor).
 
     Each value is a hash of (seed, step, element index): reproducible, different at every
     train step, and identical to the numpy twin `reference_mask_bits` bit for bit. With
     `finish=False` only the top 31 bits are those bits (two passes fewer).
     """
     g = shape.graph
+    shape = B.cast(shape, DType.int64)  # K.shape gives int32, as TensorFlow does
     step = _t(rng_step() if step is None else step)
     u64 = DType.uint64
     key = B.add(B.mul(g.constant(np.uint64(seed % 2**64)), g.constant(np.uint64(_G))), B.cast(step, u64))

@@ -86,8 +86,9 @@ def ones_like(x: Any, dtype: Any = None, name: str | None = None) -> Tensor:
 
 
 def shape(x: Any) -> Tensor:
-    """The symbolic (runtime) shape as an int64 vector."""
-    return B.apply1("Shape", _t(x))
+    """The symbolic (runtime) shape as an int32 vector, TensorFlow's type for shapes, so it
+    mixes with int32 tensors as in Keras 2.0.5; the ops that take shapes accept either."""
+    return B.cast(B.apply1("Shape", _t(x)), DType.int32)
 
 
 def dot(x: Any, y: Any) -> Tensor:
@@ -423,7 +424,10 @@ def batch_flatten(x: Any) -> Tensor:
 
 
 def stack(x: Sequence[Any], axis: int = 0) -> Tensor:
-    ts = [_t(t) for t in x]
+    """Python numbers among the entries take the tensors' dtype, as TensorFlow converts
+    them: `K.stack([K.shape(x)[0], 3])` is an int32 vector."""
+    like = next((_t(t).dtype for t in x if isinstance(t, (Tensor, Variable))), None)
+    ts = [_t(t, like) for t in x]
     return concatenate([expand_dims(t, axis) for t in ts], axis=axis)
 
 
@@ -489,7 +493,9 @@ def tile(x: Any, n: Any) -> Tensor:
     return out
 
 
-def repeat(x: Any, n: int) -> Tensor:
-    """(batch, dim) -> (batch, n, dim)."""
+def repeat(x: Any, n: Any) -> Tensor:
+    """(batch, dim) -> (batch, n, dim); `n` an int or an integer scalar tensor."""
     x = expand_dims(_t(x), 1)
+    if isinstance(n, (Tensor, Variable)):
+        return tile(x, [1, n, 1])
     return concatenate([x] * n, axis=1)

@@ -170,6 +170,8 @@ def reshape(x: Tensor, shape: Any) -> Tensor:
     """Reshape to a static int list (0 copies a dim, -1 infers one) or to a shape tensor."""
     if not isinstance(shape, Tensor):
         shape = x.graph.constant(np.asarray(shape, dtype=np.int64))
+    elif shape.dtype is not DType.int64:
+        shape = cast(shape, DType.int64)  # ONNX's Reshape takes int64 only
     return apply1("Reshape", x, shape)
 
 
