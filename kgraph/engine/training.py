@@ -17,10 +17,6 @@ from kgraph.engine.topology import to_list
 from kgraph.ir import get_default_graph, provenance_scope
 from lowering import lower
 
-FUNCTION_KWARGS = SESSION_KWARGS
-"""What Keras 2.0.5's compile passes on to K.function: TensorFlow's Session.run tracing
-options. They configure TensorFlow's profiler, so kgraph accepts them and has no use for them."""
-
 __all__ = ["Model"]
 
 _ACC = ("acc", "accuracy")
@@ -71,10 +67,11 @@ class Model(Container):
                 `steps_per_execution` that is not a positive integer.
             TypeError: a keyword argument K.function does not take.
         """
-        unknown = sorted(set(kwargs) - set(FUNCTION_KWARGS))
+        # Keras 2.0.5 passes them on to K.function: only TensorFlow's tracing options fit.
+        unknown = sorted(set(kwargs) - set(SESSION_KWARGS))
         if unknown:
             raise TypeError(f"Invalid argument(s) to compile: {unknown}; its extra keyword arguments "
-                            f"go to K.function, which takes {list(FUNCTION_KWARGS)}")  # fmt: skip
+                            f"go to K.function, which takes {list(SESSION_KWARGS)}")  # fmt: skip
         spe = steps_per_execution
         if isinstance(spe, bool) or not isinstance(spe, (int, np.integer)) or spe < 1:
             raise ValueError(f"steps_per_execution must be a positive integer, got {spe!r}")

@@ -234,15 +234,20 @@ class Recurrent(Layer):
     def _mask_count(self) -> int:
         return 1 if self.implementation == 2 else GATES[self._cell]
 
+    def _input_dropout(self) -> float:
+        """The rate of the dropout masks on the inputs."""
+        return self.dropout
+
     def _run(self, x, xt, mask_t, states, training):
         """The recurrence, with dropout masks in training programs when dropout is on."""
         plain = self._recurrence(xt, mask_t, states, None, None)
-        if not (0.0 < self.dropout < 1.0 or 0.0 < self.recurrent_dropout < 1.0):
+        rate = self._input_dropout()
+        if not (0.0 < rate < 1.0 or 0.0 < self.recurrent_dropout < 1.0):
             return plain
         self.uses_learning_phase = True
         din = (
-            self._dropout_masks(x, self.dropout, K.int_shape(x)[2:], self._seed)
-            if 0.0 < self.dropout < 1.0
+            self._dropout_masks(x, rate, K.int_shape(x)[2:], self._seed)
+            if 0.0 < rate < 1.0
             else None
         )
         drec = (self._dropout_masks(x, self.recurrent_dropout, self._state_dims(), self._seed + 1)

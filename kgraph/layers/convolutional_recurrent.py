@@ -254,27 +254,8 @@ class ConvLSTM2D(Recurrent):
     def _mask_count(self) -> int:
         return _GATES  # Keras 2.0.5 draws a mask per gate whatever the implementation
 
-    def _run(self, x, xt, mask, states, training):
-        """The recurrence, and in training programs the same recurrence under per-gate
-        dropout masks (drawn once per batch and shared by every step)."""
-        din_rate = self.dropout if self.implementation == 0 else 0.0  # as Keras 2.0.5
-        plain = self._recurrence(x, mask, states, None, None)
-        if not (0.0 < din_rate < 1.0 or 0.0 < self.recurrent_dropout < 1.0):
-            return plain
-        self.uses_learning_phase = True
-        din = (self._dropout_masks(x, din_rate, K.int_shape(x)[2:], self._seed)
-               if 0.0 < din_rate < 1.0 else None)  # fmt: skip
-        drec = (self._dropout_masks(x, self.recurrent_dropout, self._state_dims(), self._seed + 1)
-                if 0.0 < self.recurrent_dropout < 1.0 else None)  # fmt: skip
-        dropped = self._recurrence(
-            x, mask, states, *(None if m is None else K.stop_gradient(m) for m in (din, drec))
-        )
-        seq = K.in_train_phase(dropped[0], plain[0], training=training)
-        final = [
-            K.in_train_phase(a, b, training=training)
-            for a, b in zip(dropped[1], plain[1], strict=True)
-        ]
-        return seq, final
+    def _input_dropout(self) -> float:
+        return self.dropout if self.implementation == 0 else 0.0  # as Keras 2.0.5
 
     # -- the recurrence as one KerasRNN op -------------------------------------------------
     def _to_first(self, t: Tensor, lead: int) -> Tensor:
@@ -291,9 +272,7 @@ class ConvLSTM2D(Recurrent):
     def _frames(self, t: Tensor, lead: int) -> Tensor:
         """(*lead axes, flat) -> (*lead axes, *frame) in the layer's data_format."""
         first = (self.filters,) + self._spatial_out()
-        shape = B.apply1("Concat", B.getitem(B.apply1("Shape", t), slice(0, lead)),
-                         t.graph.constant(np.asarray(first, np.int64)), axis=0)  # fmt: skip
-        return self._from_first(B.reshape(t, shape), lead)
+        return self._from_first(B.reshape(t, [0] * lead + list(first)), lead)
 
     def _spatial_out(self) -> tuple[int, int]:
         dims = self._state_dims()
@@ -317,10 +296,8 @@ class ConvLSTM2D(Recurrent):
         if din is None:
             proj = self._input_conv(frames, kernel, bias)
         else:
-            masks, first = (
-                self._to_first(din, 2),
-                self._to_first(xt, 2),
-            )  # (.., batch, C, rows, cols)
+            masks = self._to_first(din, 2)  # (gates, batch, C, rows, cols)
+            first = self._to_first(xt, 2)  # (time, batch, C, rows, cols)
             parts = []
             for gate in range(_GATES):
                 dropped = B.reshape(

@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from kgraph.ir.ops.conv import same_pads
 from kgraph.ir.ops.registry import EmitContext
 
-__all__ = ["ACTIVATIONS", "conv_same_pads", "emit_keras_rnn", "recurrent"]
+__all__ = ["ACTIVATIONS", "emit_keras_rnn", "recurrent", "stride1_same_pads"]
 
 ACTIVATIONS = frozenset(
     {"tanh", "sigmoid", "hard_sigmoid", "relu", "linear", "softsign", "softplus", "elu", "selu"}
@@ -137,6 +138,7 @@ class _Recurrent:
     def __init__(self, nb: _Nodes, u: str, drec: str | None, n_drec: int, units: int, gates: int):
         self.nb, self.u, self.drec, self.n_drec = nb, u, drec, n_drec
         self.units, self.gates = units, gates
+        self.block, self.gate_axis = units, 1  # U's gate blocks: `block` rows along this axis
         self._cache: dict[tuple, str] = {}
 
     def _get(self, key: tuple, make: Callable[[], str]) -> str:
@@ -145,11 +147,12 @@ class _Recurrent:
         return self._cache[key]
 
     def kernel(self, lo: int, hi: int) -> str:
-        nb, u = self.nb, self.units
+        nb, n = self.nb, self.block
         if (lo, hi) == (0, self.gates):
             return self.u
         return self._get(
-            ("k", lo, hi), lambda: nb("Slice", self.u, nb.ints(lo * u), nb.ints(hi * u), nb.ints(1))
+            ("k", lo, hi),
+            lambda: nb("Slice", self.u, nb.ints(lo * n), nb.ints(hi * n), nb.ints(self.gate_axis)),
         )
 
     def kernel_t(self, lo: int, hi: int) -> str:
@@ -208,9 +211,10 @@ class _Recurrent:
         return body("ReduceSum", masked, body.ints(0), keepdims=0)
 
 
-def conv_same_pads(kernel: tuple[int, ...]) -> list[int]:
-    """Stride-1 'same' pads (begins, then ends) for a kernel, the extra cell at the end."""
-    return [(k - 1) // 2 for k in kernel] + [k - 1 - (k - 1) // 2 for k in kernel]
+def stride1_same_pads(frame: tuple[int, ...], kernel: tuple[int, ...]) -> list[int]:
+    """A stride-1 'same' convolution's pads over `frame`: begins, then ends."""
+    pairs = [same_pads(d, k, 1) for d, k in zip(frame, kernel, strict=True)]
+    return [p[0] for p in pairs] + [p[1] for p in pairs]
 
 
 class _ConvRecurrent(_Recurrent):
@@ -222,15 +226,8 @@ class _ConvRecurrent(_Recurrent):
         filters, rows, cols, kr, kc = conv
         super().__init__(nb, u, drec, n_drec, filters * rows * cols, gates)
         self.filters, self.frame, self.kernel_shape = filters, (rows, cols), [kr, kc]
-        self.pads = conv_same_pads((kr, kc))
-
-    def kernel(self, lo: int, hi: int) -> str:
-        nb, f = self.nb, self.filters
-        if (lo, hi) == (0, self.gates):
-            return self.u
-        return self._get(
-            ("k", lo, hi), lambda: nb("Slice", self.u, nb.ints(lo * f), nb.ints(hi * f), nb.ints(0))
-        )
+        self.pads = stride1_same_pads((rows, cols), (kr, kc))
+        self.block, self.gate_axis = filters, 0  # U's gate blocks are its output channels
 
     def _conv(self, body: _Nodes, h: str, lo: int, hi: int) -> str:
         img = body("Reshape", h, body.ints(0, self.filters, *self.frame))

@@ -136,22 +136,15 @@ def _padded_at_run_time(x, kernel, strides, dilations, attrs):
             begin, end = (_int64(graph, p) for p in same_pads(length, k, s, dl))
             length = _int64(graph, length)
         else:
-            length = B.apply1(
-                "Slice", shape, starts=(axis,), ends=(axis + 1,), axes=(0,), steps=(1,)
-            )
+            length = _dims(shape, axis, axis + 1)
             steps = B.apply1("Div", B.add(length, _int64(graph, s - 1)), _int64(graph, s))
             reach = B.add(B.mul(B.sub(steps, _int64(graph, 1)), _int64(graph, s)),
                           _int64(graph, (k - 1) * dl + 1))  # fmt: skip
             total = B.apply1("Max", B.sub(reach, length), _int64(graph, 0))
             begin = B.apply1("Div", total, _int64(graph, 2))
             end = B.sub(total, begin)
-        for size, at_end in ((begin, False), (end, True)):
-            here = B.apply1("Shape", x)
-            block = B.apply1("Concat", B.apply1("Slice", here, starts=(0,), ends=(axis,), axes=(0,), steps=(1,)),
-                             size, B.apply1("Slice", here, starts=(axis + 1,), ends=(x.ndim,), axes=(0,),
-                                            steps=(1,)), axis=0)  # fmt: skip
-            zeros = B.apply1("ConstantOfShape", block, value=np.zeros((), x.dtype.numpy))
-            x = B.apply1("Concat", *((x, zeros) if at_end else (zeros, x)), axis=axis)
+        x = _zeros_along(x, axis, begin, at_end=False)
+        x = _zeros_along(x, axis, end, at_end=True)
         cuts.append((axis, begin, length))
 
     def crop(g):
@@ -192,22 +185,27 @@ def _output_padding(x, y, kernel, strides, dilations, pads) -> tuple[tuple[int, 
     return tuple(extra), unknown
 
 
+def _dims(shape, start: int, end: int):
+    """Entries start..end-1 of a runtime shape vector."""
+    return B.apply1("Slice", shape, starts=(start,), ends=(end,), axes=(0,), steps=(1,))
+
+
+def _zeros_along(t, axis: int, count, at_end: bool = True):
+    """t with `count` (a 1-element int64 tensor) zero cells added along `axis`, after its
+    cells or before them."""
+    have = B.apply1("Shape", t)
+    shape = B.apply1("Concat", _dims(have, 0, axis), count, _dims(have, axis + 1, t.ndim), axis=0)
+    zeros = B.apply1("ConstantOfShape", shape, value=np.zeros((), t.dtype.numpy))
+    return B.apply1("Concat", *((t, zeros) if at_end else (zeros, t)), axis=axis)
+
+
 def _grow_to(t, x, axes: Sequence[int]):
     """Appends zeros along `axes` until t's runtime size matches x's: the trailing cells
     that no strided window reached get a zero gradient."""
-
-    def part(shape, start, end):
-        return B.apply1("Slice", shape, starts=(start,), ends=(end,), axes=(0,), steps=(1,))
-
     want = B.apply1("Shape", x)
     for axis in axes:
-        have = B.apply1("Shape", t)
-        missing = B.sub(part(want, axis, axis + 1), part(have, axis, axis + 1))
-        shape = B.apply1(
-            "Concat", part(have, 0, axis), missing, part(have, axis + 1, t.ndim), axis=0
-        )
-        zeros = B.apply1("ConstantOfShape", shape, value=np.zeros((), t.dtype.numpy))
-        t = B.apply1("Concat", t, zeros, axis=axis)
+        missing = B.sub(_dims(want, axis, axis + 1), _dims(B.apply1("Shape", t), axis, axis + 1))
+        t = _zeros_along(t, axis, missing)
     return t
 
 

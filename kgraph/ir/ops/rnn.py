@@ -40,7 +40,7 @@ import numpy as np
 from kgraph.ir import build as B
 from kgraph.ir.dtypes import DType
 from kgraph.ir.errors import LoweringError, ShapeError
-from kgraph.ir.ops._rnn_emit import ACTIVATIONS, conv_same_pads, emit_keras_rnn
+from kgraph.ir.ops._rnn_emit import ACTIVATIONS, emit_keras_rnn, stride1_same_pads
 from kgraph.ir.ops._rnn_emit_grad import emit_keras_rnn_grad
 from kgraph.ir.ops._rules import same_dtype
 from kgraph.ir.ops.conv import conv_weight_grad
@@ -322,7 +322,7 @@ def _conv_kernel_grad(conv, hprev, d, n: int):
     filters, rows, cols, kr, kc = conv
     images = B.reshape(hprev, [-1, filters, rows, cols])
     grads = B.reshape(d, [-1, n * filters, rows, cols])
-    geometry = {"kernel_shape": (kr, kc), "pads": tuple(conv_same_pads((kr, kc)))}
+    geometry = {"kernel_shape": (kr, kc), "pads": tuple(stride1_same_pads((rows, cols), (kr, kc)))}
     return conv_weight_grad(images, grads, (n * filters, filters, kr, kc), geometry)
 
 
