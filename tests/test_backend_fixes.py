@@ -49,11 +49,18 @@ def test_relu_gradient_is_zero_at_zero():
 
 
 def test_selections_do_not_turn_infinite_cotangents_into_nan():
-    # sqrt's cotangent is infinite at 0; a select keeps relu's 0 there, a product gave NaN.
+    # sqrt's cotangent is infinite at 0; maximum's and clip's selects keep their 0 there.
     x0 = np.array([-1.0, 0.25])
-    for clip in (K.relu, lambda x: K.maximum(x, 0.0), lambda x: K.clip(x, 0.0, None)):
+    for clip in (lambda x: K.maximum(x, 0.0), lambda x: K.clip(x, 0.0, None)):
         _, grad = value_and_grad(lambda x, clip=clip: K.sqrt(clip(x)), x0)
         np.testing.assert_array_equal(grad, [0.0, 1.0])
+
+
+def test_relu_gradient_is_a_product_with_its_mask_as_in_tensorflow():
+    # TensorFlow's ReluGrad multiplies by the 0/1 mask, so tf-keras gives NaN for
+    # K.sqrt(K.relu(x)) at x < 0 (checked against tf-keras 2.21); so does kgraph.
+    _, grad = value_and_grad(lambda x: K.sqrt(K.relu(x)), np.array([-1.0, 0.25]))
+    assert np.isnan(grad[0]) and grad[1] == 1.0
 
 
 def test_sqrt_gradient_is_zero_where_the_input_is_clipped():
