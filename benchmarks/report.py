@@ -95,6 +95,7 @@ def summarize(runs: list[dict[str, Any]], models: list[str], systems: list[str])
             ]
             row["own_export_ort_ms"] = _median(raw)
             row["params"] = ok[0].get("params")
+            row["train_flops"] = ok[0].get("train_flops")
             row["n_train"] = ok[0].get("n_train")
             rate = gemm.get("mlp_step_gflops")
             if MODELS[model].gemm_target and rate and row["train_sps"] and row["params"]:
@@ -106,7 +107,7 @@ def summarize(runs: list[dict[str, Any]], models: list[str], systems: list[str])
         "systems": {s: _system_status(runs, s) for s in systems},
         "results": results,
         "ratios": _ratios(results),
-        "targets": _targets(results),
+        "targets": _targets(results, gemm.get("square_gflops")),
     }
 
 
@@ -156,15 +157,31 @@ def _ratios(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return ratios
 
 
-def _targets(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def _ceiling_note(kg: dict[str, Any], needed: float | None, peak_gflops: float | None) -> str | None:
+    """How the training target compares with the products' FLOPs at the peak GEMM rate."""
+    flops = kg.get("train_flops")
+    if not (flops and needed and peak_gflops):
+        return None
+    ceiling = peak_gflops * 1e9 / flops
+    return (
+        f"{flops / 1e6:.1f} MFLOP of products per sample: at the machine's peak GEMM rate "
+        f"({peak_gflops:.0f} GFLOP/s) no system passes {ceiling:,.0f}/s; the target needs "
+        f"{needed:,.0f}/s ({needed / ceiling:.0%} of that), kgraph runs at "
+        f"{kg['train_sps'] / ceiling:.0%}"
+    )
+
+
+def _targets(
+    results: dict[str, dict[str, Any]], peak_gflops: float | None = None
+) -> list[dict[str, Any]]:
     checks: list[dict[str, Any]] = []
 
-    def check(model: str, what: str, value: float | None, limit: float, higher: bool) -> None:
-        if value is None:
-            checks.append({"model": model, "target": what, "value": None, "met": None})
-        else:
-            met = value >= limit if higher else value <= limit
-            checks.append({"model": model, "target": what, "value": value, "met": met})
+    def check(
+        model: str, what: str, value: float | None, limit: float, higher: bool,
+        note: str | None = None,
+    ) -> None:
+        met = None if value is None else (value >= limit if higher else value <= limit)
+        checks.append({"model": model, "target": what, "value": value, "met": met, "note": note})
 
     for model, rows in results.items():
         kg = rows.get("kgraph")
@@ -177,6 +194,7 @@ def _targets(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             kg["train_sps"] / best[1] if best and kg["train_sps"] else None,
             TRAIN_VS_BEST_PEER,
             True,
+            _ceiling_note(kg, TRAIN_VS_BEST_PEER * best[1] if best else None, peak_gflops),
         )
         if "efficiency" in kg:
             check(
@@ -325,6 +343,8 @@ def render(
             mark = {True: "met", False: "MISSED", None: "n/a"}[t["met"]]
             value = "–" if t["value"] is None else f"{t['value']:.3g}"
             out.append(f"  [{mark:6}] {t['model']}: {t['target']}: {value}")
+            if t.get("note"):
+                out.append(f"           {t['note']}")
 
     out.append("\n## systems")
     for system, st in summary["systems"].items():
