@@ -203,11 +203,13 @@ def _lstm_keras(recurrent_dropout: float) -> Callable[[KerasAPI], tuple[Any, dic
         k = api.keras
         model = k.models.Sequential()
         model.add(k.layers.Embedding(20_000, 128, input_length=80))
-        # The gate activation is named so every system computes the same function: Keras
-        # 2.0.5 defaults to hard_sigmoid, tf-keras and Keras 3 to sigmoid, and PyTorch's
-        # LSTM has only sigmoid.
+        # The gate activation and the implementation are named so every system computes
+        # the same function: Keras 2.0.5 defaults to hard_sigmoid, tf-keras and Keras 3 to
+        # sigmoid, and PyTorch's LSTM has only sigmoid; Keras 2.0.5's implementation 0 draws
+        # an input dropout mask per gate, while implementation 2 (tf-keras's and Keras 3's
+        # default, and the PyTorch recipe) draws one mask that all four gates share.
         model.add(k.layers.LSTM(128, dropout=0.2, recurrent_dropout=recurrent_dropout,
-                                recurrent_activation="sigmoid"))
+                                recurrent_activation="sigmoid", implementation=2))
         model.add(k.layers.Dense(1, activation="sigmoid"))
         compile_kwargs = {
             "optimizer": api.optimizer("Adam", 1e-3),
