@@ -125,6 +125,22 @@ def test_binary_crossentropy_from_logits_is_stable_with_the_right_slope(target):
     )
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softplus_keeps_relative_precision_far_below_zero(dtype):
+    # TensorFlow's softplus is log1p-accurate here; log(1 + e^z) alone gives 0 below
+    # log(eps) and percent-level errors a little above it.
+    z = K.placeholder((7,), dtype=np.dtype(dtype).name)
+    out = K.softplus(z)
+    (grad,) = K.gradients(K.sum(out), [z])
+    edges = np.array([-5.0, -13.0, -16.0, -20.0, -40.0, -80.0, -700.0], dtype)
+    value, g = K.function([z], [out, grad])([edges])
+    exact = np.log1p(np.exp(edges.astype(np.float64)))
+    rtol = 4 * np.finfo(dtype).eps
+    keep = exact > np.finfo(dtype).tiny  # a denormal result has fewer significant bits
+    np.testing.assert_allclose(value[keep], exact[keep], rtol=rtol, atol=0)
+    np.testing.assert_allclose(g[keep], np_sigmoid(edges[keep].astype(np.float64)), rtol=rtol)
+
+
 def test_softplus_does_not_overflow_in_float32():
     z = K.placeholder((4,))
     out = K.softplus(z)
