@@ -18,12 +18,20 @@ def eliminate_dead_code(graph: Graph, keep: Sequence[Tensor]) -> Graph:
     return graph
 
 
+# Attributes that only ask for (or shape) optional extra outputs: a node without them
+# computes the first outputs of the node with them, so the two merge.
+_EXTRA_OUTPUT_ATTRS = {"MaxPool": ("storage_order",)}
+
+
 def _key(graph: Graph, nid: int):
     node = graph.node(nid)
     if node.op in ("Placeholder", "Variable"):
         return None
     attrs = []
+    extra = _EXTRA_OUTPUT_ATTRS.get(node.op, ())
     for k, v in sorted(node.attrs.items()):
+        if k in extra:
+            continue
         if isinstance(v, np.ndarray):
             if v.size > 64:
                 return None
@@ -35,6 +43,8 @@ def _key(graph: Graph, nid: int):
 
 def eliminate_common_subexpressions(graph: Graph) -> dict[Tensor, Tensor]:
     """Merges nodes with the same op, attributes and inputs (small constants included).
+    Of two nodes that differ only in optional extra outputs (a MaxPool and the MaxPool
+    with Indices its gradient reads), the one with more outputs stays.
 
     Returns the replaced tensors mapped to the tensors that now stand for them.
     """
@@ -50,9 +60,13 @@ def eliminate_common_subexpressions(graph: Graph) -> dict[Tensor, Tensor]:
         except TypeError:
             continue
         if first != nid:
-            for a, b in zip(graph.outputs(first), graph.outputs(nid)):
+            keep, drop = first, nid
+            if len(graph.outputs(nid)) > len(graph.outputs(first)):
+                keep, drop = nid, first
+                seen[key] = nid
+            for a, b in zip(graph.outputs(keep), graph.outputs(drop)):
                 graph.replace_uses(b, a)
                 replaced[b] = a
-            dead.append(nid)
+            dead.append(drop)
     graph.remove_nodes(dead)
     return replaced

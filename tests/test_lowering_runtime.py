@@ -47,6 +47,34 @@ def test_cse_merges_duplicates_and_dce_drops_dead_nodes():
     assert g.inputs(y.node) == [a, a]
 
 
+def test_cse_keeps_the_max_pool_that_also_returns_indices():
+    g = Graph("p")
+    x = g.placeholder([1, 1, 4, 4], "float32", "x")
+    attrs = {"kernel_shape": (2, 2), "strides": (2, 2), "pads": (0, 0, 0, 0)}
+    (pooled,) = B.apply("MaxPool", [x], **attrs)
+    y = B.unary("Exp", pooled)
+    first, where = B.apply("MaxPool", [x], storage_order=0, **attrs)
+    replaced = eliminate_common_subexpressions(g)
+    assert replaced == {pooled: first}
+    assert g.inputs(y.node) == [first]
+    pools = [n for n in g.nodes() if n.op == "MaxPool"]
+    assert len(pools) == 1 and g.outputs(pools[0].id) == [first, where]
+
+
+def test_a_cnn_training_step_pools_once():
+    import kgraph as keras
+
+    model = keras.models.Sequential([
+        keras.layers.Conv2D(2, 3, activation="relu", input_shape=(8, 8, 1)),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Flatten(),
+        keras.layers.Dense(1),
+    ])  # fmt: skip
+    model.compile("sgd", "mse")
+    pools = [n for n in model.to_onnx(training=True).graph.node if n.op_type == "MaxPool"]
+    assert len(pools) == 1 and len(pools[0].output) == 2
+
+
 def test_fan_out_cotangents_are_summed_and_unused_inputs_get_none():
     g = Graph("f")
     x = g.placeholder([3], "float64", "x")
