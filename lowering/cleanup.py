@@ -64,7 +64,7 @@ def eliminate_common_subexpressions(graph: Graph) -> dict[Tensor, Tensor]:
             if len(graph.outputs(nid)) > len(graph.outputs(first)):
                 keep, drop = nid, first
                 seen[key] = nid
-            for a, b in zip(graph.outputs(keep), graph.outputs(drop)):
+            for a, b in zip(graph.outputs(keep), graph.outputs(drop), strict=False):
                 graph.replace_uses(b, a)
                 replaced[b] = a
             dead.append(drop)
