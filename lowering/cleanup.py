@@ -41,6 +41,15 @@ def _key(graph: Graph, nid: int):
     return (node.op, tuple(attrs), ins)
 
 
+def _extra_outputs_agree(graph: Graph, a: int, b: int) -> bool:
+    """Whether merging keeps every output read: the attributes left out of the key shape
+    only the extra outputs, so they must agree unless one node has none of those."""
+    if min(len(graph.outputs(a)), len(graph.outputs(b))) == 1:
+        return True
+    na, nb = graph.node(a), graph.node(b)
+    return all(na.attrs.get(k) == nb.attrs.get(k) for k in _EXTRA_OUTPUT_ATTRS.get(na.op, ()))
+
+
 def eliminate_common_subexpressions(graph: Graph) -> dict[Tensor, Tensor]:
     """Merges nodes with the same op, attributes and inputs (small constants included).
     Of two nodes that differ only in optional extra outputs (a MaxPool and the MaxPool
@@ -60,6 +69,8 @@ def eliminate_common_subexpressions(graph: Graph) -> dict[Tensor, Tensor]:
         except TypeError:
             continue
         if first != nid:
+            if not _extra_outputs_agree(graph, first, nid):
+                continue
             keep, drop = first, nid
             if len(graph.outputs(nid)) > len(graph.outputs(first)):
                 keep, drop = nid, first

@@ -59,6 +59,10 @@ def test_cse_keeps_the_max_pool_that_also_returns_indices():
     assert g.inputs(y.node) == [first]
     pools = [n for n in g.nodes() if n.op == "MaxPool"]
     assert len(pools) == 1 and g.outputs(pools[0].id) == [first, where]
+    # Indices in another storage order are another result: that MaxPool stays.
+    _, column_major = B.apply("MaxPool", [x], storage_order=1, **attrs)
+    assert eliminate_common_subexpressions(g) == {}
+    assert len([n for n in g.nodes() if n.op == "MaxPool"]) == 2
 
 
 def test_a_cnn_training_step_pools_once():
