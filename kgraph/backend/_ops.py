@@ -300,6 +300,10 @@ def clip(x: Any, min_value: Any, max_value: Any) -> Tensor:
     if not isinstance(min_value, (Tensor, Variable)) and not isinstance(max_value, (Tensor, Variable)):
         if max_value < min_value:
             max_value = min_value
+        if x.dtype.is_float:
+            # One pass, and one select in the gradient.
+            lo, hi = (x.graph.constant(np.asarray(v, x.dtype.numpy)) for v in (min_value, max_value))
+            return B.apply1("Clip", x, lo, hi)
     return B.binary("Min", B.binary("Max", x, min_value), max_value)
 
 

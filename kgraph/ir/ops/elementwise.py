@@ -165,6 +165,27 @@ register("Max", _numeric_broadcast, _vjp_extreme("GreaterOrEqual"))
 register("Min", _numeric_broadcast, _vjp_extreme("LessOrEqual"))
 register("Mod", _numeric_broadcast, _vjp_mod)
 
+
+def _clip_infer(specs, attrs, consts):
+    if len(specs) != 3 or any(s.shape != () for s in specs[1:]):
+        raise ShapeError("expects x and scalar bounds (x, min, max)")
+    return [TensorSpec(specs[0].shape, same_dtype(specs))]
+
+
+def _vjp_clip(ctx, g):
+    # TensorFlow's clip_by_value gradient: x's passes where lo <= x <= hi (ties included),
+    # each bound's is the sum of g where x lies beyond it. One select for x, where
+    # Min(Max(x, lo), hi) took two.
+    x, lo, hi = ctx.inputs
+    below, above = B.binary("Less", x, lo), B.binary("Greater", x, hi)
+    gx = B.where(B.binary("Or", below, above), 0.0, g) if ctx.needs[0] else None
+    glo = B.reduce("ReduceSum", B.where(below, g, 0.0)) if ctx.needs[1] else None
+    ghi = B.reduce("ReduceSum", B.where(above, g, 0.0)) if ctx.needs[2] else None
+    return [gx, glo, ghi]
+
+
+register("Clip", _clip_infer, _vjp_clip)
+
 for _name in ("Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"):
     register(_name, _compare)
 for _name in ("And", "Or", "Xor"):
