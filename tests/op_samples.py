@@ -114,6 +114,7 @@ SAMPLES: dict[str, list[Sample]] = {
     "Pow": [Sample([r(3, 4, lo=0.5, hi=2.0), r(3, 4, lo=-1.5, hi=2.0)])],
     "Max": [Sample([distinct(3, 4), distinct(3, 4) + 0.05])],
     "Min": [Sample([distinct(3, 4), distinct(4) + 0.05])],
+    "Elu": [Sample([away(3, 4)]), Sample([away(2, 5)], {"alpha": 0.4})],
     "Clip": [  # bounds between the grid points of distinct(), so no x sits on one
         Sample([distinct(3, 4), np.array(-0.25), np.array(0.25)]),
         Sample([distinct(2, 3, 2), np.array(-np.inf), np.array(0.15)]),

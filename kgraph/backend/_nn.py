@@ -42,6 +42,8 @@ def relu(x: Any, alpha: float = 0.0, max_value: float | None = None) -> Tensor:
 
 def elu(x: Any, alpha: float = 1.0) -> Tensor:
     x = _t(x)
+    if x.dtype.is_float and not isinstance(alpha, (Tensor, Variable)):
+        return B.unary("Elu", x, alpha=float(alpha))
     negative = B.sub(B.unary("Exp", B.binary("Min", x, 0.0)), 1.0)
     return B.add(B.unary("Relu", x), B.mul(alpha, negative))
 

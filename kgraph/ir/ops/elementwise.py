@@ -66,6 +66,19 @@ def _sel(cond, g):
     return B.where(cond, g, 0.0)
 
 
+def _elu_vjp(ctx, g):
+    # TensorFlow's EluGrad: g where x > 0, else g * (y + alpha) (alpha * e^x from the
+    # output). A product with a positive factor built from the 0/1 mask, not a select:
+    # exact (1 + 0 * v is 1, 0 + 1 * v is v), and no inf * 0 can arise.
+    x, y, alpha = ctx.x, ctx.y, float(ctx.attrs.get("alpha", 1.0))
+    mask = B.cast(B.binary("Greater", x, 0.0), g.dtype)
+    factor = B.add(mask, B.mul(B.sub(1.0, mask), B.add(y, alpha)))
+    return [B.mul(g, factor)]
+
+
+register("Elu", _float_same, _elu_vjp)
+
+
 def _relu_grad(x, g):
     # A product with the 0/1 mask, as TensorFlow's ReluGrad computes it (so an infinite
     # cotangent where x <= 0 gives NaN there, as in Keras). onnxruntime's Where is several
