@@ -1,5 +1,5 @@
 """The lowering pipeline: select -> specialize -> autodiff -> updates -> row-sparse gradients ->
-clean-up -> inference forms of recurrences -> emit."""
+clean-up -> rewrites for the runtime's kernels -> inference forms of recurrences -> emit."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from kgraph.ir import Graph, LoweringError, Tensor, Variable
 from lowering.cleanup import eliminate_common_subexpressions, eliminate_dead_code
 from lowering.emit import emit
 from lowering.recurrent import lower_recurrences
-from lowering.rewrite import gather_before_transpose
+from lowering.rewrite import gather_before_transpose, sums_as_products
 from lowering.select import rebind, select
 from lowering.sparse import sparsify_gradients
 from lowering.specialize import specialize
@@ -83,6 +83,8 @@ def lower(
     outputs = [(n, _follow(replaced, t)) for n, t in outputs]
     moved = gather_before_transpose(g)
     outputs = [(n, _follow(moved, t)) for n, t in outputs]
+    products = sums_as_products(g)
+    outputs = [(n, _follow(products, t)) for n, t in outputs]
     eliminate_dead_code(g, [t for _, t in outputs])
     lowered = lower_recurrences(g)
     if lowered:
@@ -96,7 +98,7 @@ def lower(
         feeds=tuple(n for n, t in feeds if t.node in g),
         fetches=tuple(n for n, _ in fetches),
         state_in=tuple(result.state_inputs),
-        state_out=tuple((n, v) for (n, _), (v, _) in zip(state_out, updates)),
+        state_out=tuple((n, v) for (n, _), (v, _) in zip(state_out, updates, strict=True)),
         graph=g,
     )
 
