@@ -115,6 +115,10 @@ SAMPLES: dict[str, list[Sample]] = {
     "Max": [Sample([distinct(3, 4), distinct(3, 4) + 0.05])],
     "Min": [Sample([distinct(3, 4), distinct(4) + 0.05])],
     "Elu": [Sample([away(3, 4)]), Sample([away(2, 5)], {"alpha": 0.4})],
+    "HardSigmoid": [  # kinks (alpha * x + beta at 0 or 1) between the grid points of distinct()
+        Sample([distinct(3, 4)]),
+        Sample([distinct(3, 4)], {"alpha": 2.5, "beta": 0.45}),
+    ],
     "Clip": [  # bounds between the grid points of distinct(), so no x sits on one
         Sample([distinct(3, 4), np.array(-0.25), np.array(0.25)]),
         Sample([distinct(2, 3, 2), np.array(-np.inf), np.array(0.15)]),

@@ -12,6 +12,7 @@ import pytest
 from test_backend_more import check_gradient, f64
 
 import kgraph.backend as K
+from lowering import lower
 
 
 def value_and_grad(build, x0, *others):
@@ -61,6 +62,30 @@ def test_relu_gradient_is_a_product_with_its_mask_as_in_tensorflow():
     # K.sqrt(K.relu(x)) at x < 0 (checked against tf-keras 2.21); so does kgraph.
     _, grad = value_and_grad(lambda x: K.sqrt(K.relu(x)), np.array([-1.0, 0.25]))
     assert np.isnan(grad[0]) and grad[1] == 1.0
+
+
+def test_float32_relu_and_elu_masks_are_exact_down_to_the_smallest_normal():
+    # In float32 the [x > 0] mask is a steep HardSigmoid: exactly 0 or 1 for every x except
+    # the positive subnormals below 2.9e-39.
+    tiny = np.finfo(np.float32).tiny
+    x0 = np.array([-np.inf, -3e38, -1.0, -tiny, -0.0, 0.0, tiny, 1e-30, 0.5, 3e38, np.inf], np.float32)
+    x = K.placeholder(x0.shape)
+    weights = K.constant(np.arange(1, x0.size + 1, dtype=np.float32))
+    for act, slope_below in ((K.relu, 0.0), (K.elu, None)):
+        (grad,) = K.gradients(K.sum(act(x) * weights), [x])
+        got = K.function([x], [grad])([x0])[0]
+        positive = (x0 > 0) & (x0 < np.inf if act is K.elu else True)  # elu's 0 * inf is NaN
+        np.testing.assert_array_equal(got[positive], np.arange(1, x0.size + 1)[positive])
+        if slope_below is not None:
+            np.testing.assert_array_equal(got[~positive], 0.0)
+    # the mask is one pass, not Greater + Cast
+    model = lower(x.graph, [("x", x)], [("g", grad)], training=False, name="mask").model
+    ops = [n.op_type for n in model.graph.node]
+    assert "HardSigmoid" in ops and "Cast" not in ops, ops
+    # the inf * 0 of TensorFlow's product form is kept: NaN below zero
+    x = K.placeholder((3,))
+    (grad,) = K.function([x], K.gradients(K.sum(K.sqrt(K.relu(x))), [x]))([np.array([-1.0, 0.0, 0.25], np.float32)])
+    assert np.isnan(grad[0]) and np.isnan(grad[1]) and grad[2] == 1.0
 
 
 def test_sqrt_gradient_is_zero_where_the_input_is_clipped():

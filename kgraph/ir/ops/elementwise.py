@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from kgraph.ir import build as B
 from kgraph.ir.dtypes import DType
 from kgraph.ir.errors import ShapeError
@@ -66,10 +68,22 @@ def _sel(cond, g):
     return B.where(cond, g, 0.0)
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _positive(x, dtype):
     """The 0/1 mask [x > 0] as `dtype`. Relu's and Elu's gradients multiply by it, as
     TensorFlow's ReluGrad and EluGrad do: onnxruntime's Where is several times slower than
-    Cast + Mul, and these gradients run over every activation map."""
+    a product, and these gradients run over every activation map.
+
+    In float32 the mask is HardSigmoid(x) with the largest slope, clip(3.4e38 * x, 0, 1):
+    one vectorized pass where Greater + Cast took two, the Cast a slow one (over a
+    (128, 64, 24, 24) map 0.5 ms against 1.4 ms). It is exactly [x > 0] for every x but the
+    positive subnormals below 2.9e-39, where it lies between 0 and 1 (TensorFlow, which
+    flushes subnormals to zero on CPU, gives 0 there), and it is NaN at a NaN x.
+    """
+    if x.dtype is DType.float32 and dtype is DType.float32:
+        return B.apply1("StopGradient", B.apply1("HardSigmoid", x, alpha=_FLOAT32_MAX, beta=0.0))
     return B.cast(B.binary("Greater", x, 0.0), dtype)
 
 
@@ -202,6 +216,18 @@ def _vjp_clip(ctx, g):
 
 
 register("Clip", _clip_infer, _vjp_clip)
+
+
+def _vjp_hard_sigmoid(ctx, g):
+    # clip(alpha * x + beta, 0, 1): the slope alpha passes where the line lies within the
+    # bounds, ties included, as TensorFlow's clip_by_value gradient.
+    alpha, beta = float(ctx.attrs.get("alpha", 0.2)), float(ctx.attrs.get("beta", 0.5))
+    z = B.add(B.mul(ctx.x, alpha), beta)
+    outside = B.binary("Or", B.binary("Less", z, 0.0), B.binary("Greater", z, 1.0))
+    return [B.where(outside, 0.0, B.mul(g, alpha))]
+
+
+register("HardSigmoid", _float_same, _vjp_hard_sigmoid)
 
 for _name in ("Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"):
     register(_name, _compare)
