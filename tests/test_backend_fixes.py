@@ -88,6 +88,17 @@ def test_float32_relu_and_elu_masks_are_exact_down_to_the_smallest_normal():
     assert np.isnan(grad[0]) and np.isnan(grad[1]) and grad[2] == 1.0
 
 
+def test_hard_sigmoid_gradient_passes_at_the_ties_in_both_precisions():
+    # tf.clip_by_value's gradient includes the bounds: 0.2 at 0.2 x + 0.5 == 0 and == 1
+    x0 = np.array([-3.0, -2.5, 0.0, 2.5, 3.0])
+    for dtype in ("float32", "float64"):
+        x = K.placeholder((5,), dtype=dtype)
+        y = K.hard_sigmoid(x)
+        value, grad = K.function([x], [y, K.gradients(K.sum(y), [x])[0]])([x0.astype(dtype)])
+        np.testing.assert_allclose(value, [0.0, 0.0, 0.5, 1.0, 1.0], atol=1e-7)
+        np.testing.assert_allclose(grad, [0.0, 0.2, 0.2, 0.2, 0.0], rtol=1e-6)
+
+
 def test_sqrt_gradient_is_zero_where_the_input_is_clipped():
     x0 = np.array([-4.0, -1e-3, 0.25, 4.0])
     value, grad = value_and_grad(lambda x: K.sqrt(x), x0)

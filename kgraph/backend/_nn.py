@@ -100,7 +100,13 @@ def sigmoid(x: Any) -> Tensor:
 
 
 def hard_sigmoid(x: Any) -> Tensor:
-    return clip(B.add(B.mul(_t(x), 0.2), 0.5), 0.0, 1.0)
+    """clip(0.2 x + 0.5, 0, 1): one ONNX HardSigmoid pass in float32, where Mul, Add and Clip
+    took three; its gradient is the same clip gradient, ties included. (HardSigmoid's slope
+    is a float32 attribute, so float64 keeps the three ops and its exact 0.2.)"""
+    x = _t(x)
+    if x.dtype is DType.float32:
+        return B.apply1("HardSigmoid", x, alpha=0.2, beta=0.5)
+    return clip(B.add(B.mul(x, 0.2), 0.5), 0.0, 1.0)
 
 
 def tanh(x: Any) -> Tensor:
