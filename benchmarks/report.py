@@ -96,6 +96,7 @@ def summarize(runs: list[dict[str, Any]], models: list[str], systems: list[str])
             row["own_export_ort_ms"] = _median(raw)
             row["params"] = ok[0].get("params")
             row["train_flops"] = ok[0].get("train_flops")
+            row["update_ms"] = _median([o["update_ms"] for o in ok if o.get("update_ms")])
             row["n_train"] = ok[0].get("n_train")
             rate = gemm.get("mlp_step_gflops")
             if MODELS[model].gemm_target and rate and row["train_sps"] and row["params"]:
@@ -171,6 +172,21 @@ def _ceiling_note(kg: dict[str, Any], needed: float | None, peak_gflops: float |
     )
 
 
+def _floor_note(model: str, kg: dict[str, Any], needed: float | None, peak_gflops: float | None) -> str | None:
+    """How the training target compares with the products plus the optimizer's update."""
+    flops, update = kg.get("train_flops"), kg.get("update_ms")
+    if not (flops and update and needed and peak_gflops):
+        return None
+    batch = MODELS[model].batch_size
+    step_ms = flops * batch / (peak_gflops * 1e9) * 1e3 + update
+    floor = batch / step_ms * 1e3
+    return (
+        f"with the optimizer's update ({update:.2f} ms a step, one onnxruntime kernel per "
+        f"operation of its formula) a step takes at least {step_ms:.2f} ms: at most "
+        f"{floor:,.0f}/s, and the target needs {needed / floor:.0%} of that"
+    )
+
+
 def _targets(
     results: dict[str, dict[str, Any]], peak_gflops: float | None = None
 ) -> list[dict[str, Any]]:
@@ -194,7 +210,10 @@ def _targets(
             kg["train_sps"] / best[1] if best and kg["train_sps"] else None,
             TRAIN_VS_BEST_PEER,
             True,
-            _ceiling_note(kg, TRAIN_VS_BEST_PEER * best[1] if best else None, peak_gflops),
+            "\n".join(filter(None, (
+                _ceiling_note(kg, TRAIN_VS_BEST_PEER * best[1] if best else None, peak_gflops),
+                _floor_note(model, kg, TRAIN_VS_BEST_PEER * best[1] if best else None, peak_gflops),
+            ))) or None,  # fmt: skip
         )
         if "efficiency" in kg:
             check(
@@ -344,7 +363,7 @@ def render(
             value = "–" if t["value"] is None else f"{t['value']:.3g}"
             out.append(f"  [{mark:6}] {t['model']}: {t['target']}: {value}")
             if t.get("note"):
-                out.append(f"           {t['note']}")
+                out.extend(f"           {line}" for line in t["note"].splitlines())
 
     out.append("\n## systems")
     for system, st in summary["systems"].items():

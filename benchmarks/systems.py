@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import protocol
+from benchmarks.floors import update_ms
 from benchmarks.flops import training_flops
 from benchmarks.protocol import PREDICT_BATCH, Budget
 from benchmarks.specs import N_PREDICT, KerasAPI, ModelSpec
@@ -88,6 +89,7 @@ def _run_keras(
     result["params"] = int(model.count_params())
     if api.system == "kgraph":  # the same products for every system; counted on kgraph's layers
         result["train_flops"] = training_flops(model)
+        result["update_ms"] = update_ms(model, x[: spec.batch_size])
 
     result["predict_sps"] = protocol.time_predict(
         lambda a: model.predict(a, batch_size=PREDICT_BATCH, verbose=0),
