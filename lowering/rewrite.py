@@ -95,8 +95,9 @@ def sums_as_products(graph: Graph) -> dict[Tensor, Tensor]:
 
 
 def _leading_plan(x: Tensor, axes) -> tuple[int, int, int] | None:
-    """(leading, kept, trailing) axis counts when `axes` are the first `leading` and the last
-    `trailing` axes of `x`, some axes between them stay and have static sizes; else None."""
+    """(leading, kept, trailing) axis counts when `axes` are the first `leading` (at least one)
+    and the last `trailing` axes of a float `x`, and the axes between them, at least one, have
+    static sizes; else None."""
     if x.dtype not in (DType.float32, DType.float64) or x.ndim < 2:
         return None
     rank = x.ndim
