@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from benchmarks.floors import step_bound_ms
 from benchmarks.specs import MODELS
 from benchmarks.systems import PEERS, SYSTEMS
 
@@ -178,7 +179,7 @@ def _floor_note(model: str, kg: dict[str, Any], needed: float | None, peak_gflop
     if not (flops and update and needed and peak_gflops):
         return None
     batch = MODELS[model].batch_size
-    step_ms = flops * batch / (peak_gflops * 1e9) * 1e3 + update
+    step_ms = step_bound_ms(flops, batch, peak_gflops, update)
     floor = batch / step_ms * 1e3
     return (
         f"with the optimizer's update ({update:.2f} ms a step, one onnxruntime kernel per "

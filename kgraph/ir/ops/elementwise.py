@@ -203,13 +203,19 @@ def _clip_infer(specs, attrs, consts):
     return [TensorSpec(specs[0].shape, same_dtype(specs))]
 
 
+def _clipped_grad(x, lo, hi, g):
+    """TensorFlow's clip_by_value gradient for x: g where lo <= x <= hi (ties included), else
+    0, with one select; also the (below, above) masks."""
+    below, above = B.binary("Less", x, lo), B.binary("Greater", x, hi)
+    return B.where(B.binary("Or", below, above), 0.0, g), below, above
+
+
 def _vjp_clip(ctx, g):
-    # TensorFlow's clip_by_value gradient: x's passes where lo <= x <= hi (ties included),
-    # each bound's is the sum of g where x lies beyond it. One select for x, where
+    # Each bound's gradient is the sum of g where x lies beyond it. One select for x, where
     # Min(Max(x, lo), hi) took two.
     x, lo, hi = ctx.inputs
-    below, above = B.binary("Less", x, lo), B.binary("Greater", x, hi)
-    gx = B.where(B.binary("Or", below, above), 0.0, g) if ctx.needs[0] else None
+    gx, below, above = _clipped_grad(x, lo, hi, g)
+    gx = gx if ctx.needs[0] else None
     glo = B.reduce("ReduceSum", B.where(below, g, 0.0)) if ctx.needs[1] else None
     ghi = B.reduce("ReduceSum", B.where(above, g, 0.0)) if ctx.needs[2] else None
     return [gx, glo, ghi]
@@ -222,9 +228,7 @@ def _vjp_hard_sigmoid(ctx, g):
     # clip(alpha * x + beta, 0, 1): the slope alpha passes where the line lies within the
     # bounds, ties included, as TensorFlow's clip_by_value gradient.
     alpha, beta = float(ctx.attrs.get("alpha", 0.2)), float(ctx.attrs.get("beta", 0.5))
-    z = B.add(B.mul(ctx.x, alpha), beta)
-    outside = B.binary("Or", B.binary("Less", z, 0.0), B.binary("Greater", z, 1.0))
-    return [B.where(outside, 0.0, B.mul(g, alpha))]
+    return [_clipped_grad(B.add(B.mul(ctx.x, alpha), beta), 0.0, 1.0, B.mul(g, alpha))[0]]
 
 
 register("HardSigmoid", _float_same, _vjp_hard_sigmoid)
